@@ -1,0 +1,83 @@
+# argo-node-allocator — every target installs what it needs first (Debian 12).
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+JOBS ?= $(shell nproc)
+POLICY ?= examples/policy.yaml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Build and test tools, all Debian 12 packages.
+DEB_BUILD := cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev \
+             libspdlog-dev doctest-dev openssl
+DEB_TEST  := python3 python3-jsonpatch python3-jsonschema python3-yaml curl
+DEB_BENCH := nghttp2-client nginx libnginx-mod-http-echo valgrind
+DEB_FUZZ  := clang libclang-rt-14-dev
+
+define install_missing
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+.PHONY: all deps deps-test deps-bench deps-fuzz build test test-asan test-tsan run certs bench fuzz soak image format tidy clean
+
+all: build
+
+deps:
+	$(call install_missing,$(DEB_BUILD))
+
+deps-test: deps
+	$(call install_missing,$(DEB_TEST))
+
+deps-bench: deps-test
+	$(call install_missing,$(DEB_BENCH))
+
+deps-fuzz: deps-test
+	$(call install_missing,$(DEB_FUZZ))
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps-test build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan: deps-test
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNODEALLOC_SANITIZE=address,undefined >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+# The server's end-to-end tests under ThreadSanitizer.
+test-tsan: deps-test
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNODEALLOC_SANITIZE=thread >/dev/null
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L server
+
+certs/dev/tls.crt:
+	bash certs/gen-certs.sh --out certs/dev --service argo-node-allocator --namespace argo-node-allocator \
+	  --extra-san localhost --extra-san 127.0.0.1
+
+certs: deps certs/dev/tls.crt
+
+run: build certs
+	$(BUILD)/argo-node-allocator serve --policy $(POLICY) \
+	  --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key \
+	  --listen 127.0.0.1:8443 --metrics-listen 127.0.0.1:9090
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+tidy: build
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'webhook/*.cpp')
+
+image:
+	docker build -t argo-node-allocator:$$(git describe --always --dirty 2>/dev/null || echo dev) .
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -1,0 +1,61 @@
+// Admission: the pure function from request bytes to answer bytes (spec §6, §7).
+// The server's /mutate and /v1/place and the CLI's review and mutate all call these.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/policy.hpp"
+#include "core/result.hpp"
+
+namespace nodealloc {
+
+// Why a template ended as it did (spec §9 lists the order they are checked in).
+enum class Reason {
+  Placed,
+  OptedOut,
+  NotPlaceable,
+  Existing,
+  Unresolvable,
+  Invalid,
+  NoFit,
+  ConflictingCallers,
+};
+std::string_view to_string(Reason reason);  // "placed", "opted-out", ..., "conflicting-callers"
+
+struct TemplateOutcome {
+  std::string name;  // inline ones: "<caller>/<step or task>"
+  Reason reason = Reason::Placed;
+  std::string pool;  // for Placed
+};
+
+// What a request was and what was decided: for logs and metrics, never sent to the client.
+struct Summary {
+  std::string uid;
+  std::string kind;       // "Workflow", ... or the other kind's name
+  std::string operation;  // "CREATE", ...
+  std::string namespace_name;
+  std::string name;  // metadata.name, else metadata.generateName
+  bool handled = false;  // an Argo kind and operation this webhook mutates
+  bool allowed = true;
+  bool patched = false;
+  std::vector<TemplateOutcome> templates;
+  std::vector<std::string> warnings;
+};
+
+struct Answer {
+  std::string body;  // JSON
+  Summary summary;
+};
+
+// An AdmissionReview (admission.k8s.io/v1 or v1beta1) in, the answering AdmissionReview out.
+// Error: the request is not a well-formed AdmissionReview (HTTP 400, CLI exit 2).
+Result<Answer> review(std::string_view request_json, const Policy& policy);
+
+// A plain Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow (JSON) in, as if
+// CREATEd; out: {"allowed":…, "object": <placed>, "patch": […], "warnings": […],
+// "placements": {…}, "message"?: <denial>}. The same decisions as review().
+Result<Answer> place(std::string_view object_json, const Policy& policy);
+
+}  // namespace nodealloc

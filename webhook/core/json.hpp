@@ -1,0 +1,70 @@
+// RapidJSON, as the core uses it: one parse that keeps every number's exact text, a depth
+// limit, and a writer that puts numbers back as they were written.
+//
+// Numbers are parsed as strings (kParseNumbersAsStringsFlag) prefixed with kNumberMark, a byte
+// that never occurs in valid UTF-8, so a number and a string stay apart and "1e100" or "0.1"
+// reach the quantity parser exactly as written. Use the helpers below, never IsString() alone.
+#pragma once
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <string>
+#include <string_view>
+
+#include "core/result.hpp"
+
+namespace nodealloc::json {
+
+using Document = rapidjson::Document;
+using Value = rapidjson::Value;
+using Allocator = Document::AllocatorType;
+
+inline constexpr char kNumberMark = '\xFF';
+// Deeper JSON is refused; kube-apiserver's own decoder stops at 10000 too.
+inline constexpr unsigned kMaxDepth = 10000;
+
+// Parses UTF-8 JSON (validated). Error: a one-line reason with the byte offset.
+Result<Document> parse(std::string_view text);
+
+inline bool is_number(const Value& v) {
+  return v.IsString() && v.GetStringLength() > 0 && v.GetString()[0] == kNumberMark;
+}
+inline bool is_string(const Value& v) { return v.IsString() && !is_number(v); }
+inline std::string_view str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+// The number's text as written ("1e3"); for a number only.
+inline std::string_view number_text(const Value& v) { return str(v).substr(1); }
+
+// A number value from its JSON text (the caller guarantees the JSON number grammar).
+Value make_number(std::string_view text, Allocator& alloc);
+inline Value make_string(std::string_view s, Allocator& alloc) {
+  return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
+}
+inline Value::StringRefType ref(std::string_view s) {
+  return {s.data(), static_cast<rapidjson::SizeType>(s.size())};
+}
+
+// The member of an object by name; nullptr when v is no object or has no such member.
+const Value* member(const Value& v, std::string_view name);
+Value* member(Value& v, std::string_view name);
+// A member that is a non-empty object, else nullptr.
+const Value* object_member(const Value& v, std::string_view name);
+
+// Writes numbers raw and everything else as RapidJSON does.
+template <class OutputStream>
+class Writer : public rapidjson::Writer<OutputStream> {
+ public:
+  using Base = rapidjson::Writer<OutputStream>;
+  using Base::Base;
+  bool String(const char* s, rapidjson::SizeType n, bool copy = false) {
+    if (n > 0 && s[0] == kNumberMark) return Base::RawValue(s + 1, n - 1, rapidjson::kNumberType);
+    return Base::String(s, n, copy);
+  }
+};
+
+// Compact JSON text of a value.
+std::string write(const Value& v);
+void write_to(std::string& out, const Value& v);
+
+}  // namespace nodealloc::json

@@ -1,0 +1,59 @@
+// The placement policy (spec §4): loaded from YAML, checked field by field, then immutable.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/quantity.hpp"
+#include "core/result.hpp"
+
+namespace nodealloc {
+
+// Resource name -> quantity; a missing name means 0.
+using ResourceList = std::map<std::string, Quantity, std::less<>>;
+// Label key -> value, in the order written.
+using LabelMap = std::vector<std::pair<std::string, std::string>>;
+
+enum class Mode { Enforce, Audit };
+enum class Strategy { FirstFit, BestFit };
+enum class ExistingPlacement { Keep, Merge, Replace };
+enum class OnNoFit { Skip, Reject };
+
+struct Pool {
+  std::string name;
+  LabelMap node_selector;
+  ResourceList capacity;
+  std::vector<std::string> dedicated_to;
+  json::Document tolerations;  // a JSON array of Toleration objects, possibly empty
+
+  bool accepts(const ResourceList& request) const;  // dedicatedTo
+  bool fits(const ResourceList& request) const;
+};
+
+struct Policy {
+  Mode mode = Mode::Enforce;
+  Strategy strategy = Strategy::FirstFit;
+  ExistingPlacement existing_placement = ExistingPlacement::Keep;
+  OnNoFit on_no_fit = OnNoFit::Skip;
+  ResourceList executor_overhead;
+  std::vector<Pool> pools;
+
+  // One line for check-policy and the server log: "3 pools (small, highmem, gpu), Enforce, ...".
+  std::string summary() const;
+};
+
+struct PolicyError {
+  int line = 0;  // 1-based; 0 when there is no line (empty file)
+  std::string field;  // e.g. "spec.pools[2].capacity.cpu"
+  std::string message;
+  std::string to_string() const;  // "line 12: spec.pools[2].capacity.cpu: ..."
+};
+using PolicyErrors = std::vector<PolicyError>;
+
+Result<Policy, PolicyErrors> parse_policy(std::string_view yaml_text);
+
+}  // namespace nodealloc
