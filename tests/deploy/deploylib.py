@@ -56,6 +56,9 @@ def load_docs(text):
 
 
 def kubectl():
+    """kubectl on PATH; NODEALLOC_NO_KUBECTL=1 pretends it is absent (to test the fallback)."""
+    if os.environ.get("NODEALLOC_NO_KUBECTL"):
+        return None
     return shutil.which("kubectl")
 
 

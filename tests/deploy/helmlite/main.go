@@ -4,7 +4,7 @@
 // Input (stdin, JSON): {"chartDir": "...", "values": {...}, "chart": {"Name":..., "Version":...,
 // "AppVersion":...}, "release": {"Name":..., "Namespace":..., "Service": "Helm"}}
 // Output (stdout, JSON): {"files": {"templates/x.yaml": "rendered text", ...}} or {"error": "..."}.
-// toYaml emits JSON, which is valid YAML (flow style); everything else behaves as in Helm.
+// toYaml emits block YAML with every string quoted; everything else behaves as in Helm.
 // Only the standard library is used, so it builds offline.
 package main
 
@@ -86,6 +86,71 @@ func toInt64(v interface{}) int64 {
 	return 0
 }
 
+func scalar(v interface{}) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "null", true
+	case string:
+		return strconv.Quote(x), true
+	case bool:
+		return strconv.FormatBool(x), true
+	case float64:
+		if x == float64(int64(x)) {
+			return strconv.FormatInt(int64(x), 10), true
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), true
+	case map[string]interface{}:
+		if len(x) == 0 {
+			return "{}", true
+		}
+	case []interface{}:
+		if len(x) == 0 {
+			return "[]", true
+		}
+	default:
+		b, _ := json.Marshal(x)
+		return string(b), true
+	}
+	return "", false
+}
+
+// toYaml renders a value decoded from JSON as block-style YAML lines (map keys sorted, as Helm).
+func toYaml(v interface{}) []string {
+	if s, ok := scalar(v); ok {
+		return []string{s}
+	}
+	out := []string{}
+	switch x := v.(type) {
+	case map[string]interface{}:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if s, ok := scalar(x[k]); ok {
+				out = append(out, strconv.Quote(k)+": "+s)
+				continue
+			}
+			out = append(out, strconv.Quote(k)+":")
+			for _, l := range toYaml(x[k]) {
+				out = append(out, "  "+l)
+			}
+		}
+	case []interface{}:
+		for _, item := range x {
+			for i, l := range toYaml(item) {
+				if i == 0 {
+					out = append(out, "- "+l)
+				} else {
+					out = append(out, "  "+l)
+				}
+			}
+		}
+	}
+	return out
+}
+
 func indent(n int, s string) string {
 	pad := strings.Repeat(" ", n)
 	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
@@ -144,13 +209,7 @@ func main() {
 		},
 		"indent":  func(n int, s string) string { return indent(n, s) },
 		"nindent": func(n int, s string) string { return "\n" + indent(n, s) },
-		"toYaml": func(v interface{}) string {
-			b, err := json.Marshal(v)
-			if err != nil {
-				return ""
-			}
-			return string(b)
-		},
+		"toYaml": func(v interface{}) string { return strings.TrimSuffix(strings.Join(toYaml(v), "\n"), "\n") },
 		"toString": strval,
 		"int":      func(v interface{}) int { return int(toInt64(v)) },
 		"int64":    toInt64,
