@@ -1,6 +1,216 @@
 #include "core/admission.hpp"
 
+#include <openssl/evp.h>
+
 namespace nodealloc {
-Result<Answer> review(std::string_view, const Policy&) { return Error{"not implemented"}; }
-Result<Answer> place(std::string_view, const Policy&) { return Error{"not implemented"}; }
+namespace {
+
+using json::Value;
+using Writer = json::Writer<rapidjson::StringBuffer>;
+
+constexpr std::string_view kGroup = "argoproj.io";
+constexpr std::string_view kVersion = "v1alpha1";
+
+std::string_view string_at(const Value* v) {
+  return v != nullptr && json::is_string(*v) ? json::str(*v) : std::string_view();
+}
+std::string_view string_member(const Value& v, std::string_view name) {
+  return string_at(json::member(v, name));
+}
+
+std::string base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+void write_string(Writer& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+void write_warnings(Writer& w, const std::vector<std::string>& warnings) {
+  w.StartArray();
+  for (const auto& warning : warnings) write_string(w, warning);
+  w.EndArray();
+}
+
+std::string object_name(const Value& object) {
+  const Value* metadata = json::member(object, "metadata");
+  if (metadata == nullptr) return {};
+  std::string_view name = string_member(*metadata, "name");
+  if (name.empty()) name = string_member(*metadata, "generateName");
+  return std::string(name);
+}
+
+bool handled_operation(ArgoKind kind, std::string_view operation) {
+  return operation == "CREATE" || (operation == "UPDATE" && kind != ArgoKind::Workflow);
+}
+
+}  // namespace
+
+Result<Answer> review(std::string_view request_json, const Policy& policy) {
+  auto parsed = json::parse(request_json);
+  if (!parsed) return parsed.error();
+  const Value& root = parsed.value();
+  if (!root.IsObject()) return Error{"not an AdmissionReview: expected a JSON object"};
+  const std::string_view api_version = string_member(root, "apiVersion");
+  if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
+    return Error{"not an AdmissionReview: apiVersion must be admission.k8s.io/v1 or v1beta1"};
+  }
+  if (string_member(root, "kind") != "AdmissionReview") {
+    return Error{"not an AdmissionReview: kind must be AdmissionReview"};
+  }
+  const Value* request = json::member(root, "request");
+  if (request == nullptr || !request->IsObject()) {
+    return Error{"not an AdmissionReview: request is missing"};
+  }
+  Answer answer;
+  Summary& summary = answer.summary;
+  summary.uid = string_member(*request, "uid");
+  if (summary.uid.empty()) return Error{"not an AdmissionReview: request.uid is missing"};
+  summary.operation = string_member(*request, "operation");
+  summary.namespace_name = string_member(*request, "namespace");
+  const Value* gvk = json::member(*request, "kind");
+  std::optional<ArgoKind> kind;
+  if (gvk != nullptr && gvk->IsObject()) {
+    summary.kind = string_member(*gvk, "kind");
+    if (string_member(*gvk, "group") == kGroup && string_member(*gvk, "version") == kVersion) {
+      kind = argo_kind(summary.kind);
+    }
+  }
+  const Value* object = json::member(*request, "object");
+  summary.name = string_member(*request, "name");
+  if (summary.name.empty() && object != nullptr) summary.name = object_name(*object);
+  summary.handled = kind.has_value() && handled_operation(*kind, summary.operation);
+
+  PlacementPlan plan;
+  if (summary.handled) {
+    if (object == nullptr || !object->IsObject()) {
+      return Error{"not an AdmissionReview: request.object is not an object"};
+    }
+    plan = plan_placement(*object, *kind, policy);
+  }
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("apiVersion");
+  write_string(w, api_version);
+  w.Key("kind");
+  w.String("AdmissionReview");
+  w.Key("response");
+  w.StartObject();
+  w.Key("uid");
+  write_string(w, summary.uid);
+  w.Key("allowed");
+  w.Bool(!plan.denied);
+  if (plan.denied) {
+    w.Key("status");
+    w.StartObject();
+    w.Key("status");
+    w.String("Failure");
+    w.Key("reason");
+    w.String("Forbidden");
+    w.Key("code");
+    w.Int(403);
+    w.Key("message");
+    write_string(w, plan.denial);
+    w.EndObject();
+  } else if (!plan.patch.empty()) {
+    w.Key("patchType");
+    w.String("JSONPatch");
+    w.Key("patch");
+    write_string(w, base64(plan.patch.to_json()));
+  }
+  if (!plan.warnings.empty()) {
+    w.Key("warnings");
+    write_warnings(w, plan.warnings);
+  }
+  w.EndObject();
+  w.EndObject();
+
+  summary.allowed = !plan.denied;
+  summary.patched = !plan.denied && !plan.patch.empty();
+  summary.templates = std::move(plan.templates);
+  summary.warnings = std::move(plan.warnings);
+  answer.body.assign(buffer.GetString(), buffer.GetSize());
+  return answer;
+}
+
+Result<PlacementPlan> place_object(json::Document& object, const Policy& policy) {
+  if (!object.IsObject()) return Error{"expected a JSON object"};
+  const std::string_view api_version = string_member(object, "apiVersion");
+  const std::string_view kind_name = string_member(object, "kind");
+  auto kind = argo_kind(kind_name);
+  if (api_version != "argoproj.io/v1alpha1" || !kind) {
+    return Error{
+        "expected a Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow "
+        "of argoproj.io/v1alpha1, not " +
+        (kind_name.empty() ? std::string("an object without kind")
+                           : std::string(kind_name) + " (" + std::string(api_version) + ")")};
+  }
+  PlacementPlan plan = plan_placement(object, *kind, policy);
+  if (!plan.denied) plan.patch.apply_to(object);
+  return plan;
+}
+
+Result<Answer> place(std::string_view object_json, const Policy& policy) {
+  auto parsed = json::parse(object_json);
+  if (!parsed) return parsed.error();
+  json::Document& object = parsed.value();
+  Answer answer;
+  Summary& summary = answer.summary;
+  summary.operation = "CREATE";
+  summary.kind = string_member(object, "kind");
+  if (object.IsObject()) summary.name = object_name(object);
+  if (const Value* metadata = json::member(object, "metadata")) {
+    summary.namespace_name = string_member(*metadata, "namespace");
+  }
+  auto plan = place_object(object, policy);
+  if (!plan) return plan.error();
+  summary.handled = true;
+
+  rapidjson::StringBuffer buffer;
+  Writer w(buffer);
+  w.StartObject();
+  w.Key("allowed");
+  w.Bool(!plan->denied);
+  if (plan->denied) {
+    w.Key("message");
+    write_string(w, plan->denial);
+  }
+  w.Key("object");
+  object.Accept(w);
+  w.Key("patch");
+  plan->patch.write_to(w);
+  w.Key("warnings");
+  write_warnings(w, plan->warnings);
+  w.Key("templates");
+  w.StartArray();
+  for (const auto& t : plan->templates) {
+    w.StartObject();
+    w.Key("name");
+    write_string(w, t.name);
+    w.Key("result");
+    write_string(w, to_string(t.reason));
+    if (t.reason == Reason::Placed) {
+      w.Key("pool");
+      write_string(w, t.pool);
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+
+  summary.allowed = !plan->denied;
+  summary.patched = !plan->denied && !plan->patch.empty();
+  summary.templates = std::move(plan->templates);
+  summary.warnings = std::move(plan->warnings);
+  answer.body.assign(buffer.GetString(), buffer.GetSize());
+  return answer;
+}
+
 }  // namespace nodealloc

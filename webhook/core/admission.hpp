@@ -6,29 +6,11 @@
 #include <string_view>
 #include <vector>
 
+#include "core/placement.hpp"
 #include "core/policy.hpp"
 #include "core/result.hpp"
 
 namespace nodealloc {
-
-// Why a template ended as it did (spec §9 lists the order they are checked in).
-enum class Reason {
-  Placed,
-  OptedOut,
-  NotPlaceable,
-  Existing,
-  Unresolvable,
-  Invalid,
-  NoFit,
-  ConflictingCallers,
-};
-std::string_view to_string(Reason reason);  // "placed", "opted-out", ..., "conflicting-callers"
-
-struct TemplateOutcome {
-  std::string name;  // inline ones: "<caller>/<step or task>"
-  Reason reason = Reason::Placed;
-  std::string pool;  // for Placed
-};
 
 // What a request was and what was decided: for logs and metrics, never sent to the client.
 struct Summary {
@@ -36,7 +18,7 @@ struct Summary {
   std::string kind;       // "Workflow", ... or the other kind's name
   std::string operation;  // "CREATE", ...
   std::string namespace_name;
-  std::string name;  // metadata.name, else metadata.generateName
+  std::string name;      // metadata.name, else metadata.generateName
   bool handled = false;  // an Argo kind and operation this webhook mutates
   bool allowed = true;
   bool patched = false;
@@ -57,5 +39,9 @@ Result<Answer> review(std::string_view request_json, const Policy& policy);
 // CREATEd; out: {"allowed":…, "object": <placed>, "patch": […], "warnings": […],
 // "placements": {…}, "message"?: <denial>}. The same decisions as review().
 Result<Answer> place(std::string_view object_json, const Policy& policy);
+
+// The object placed in place (unless denied), as if CREATEd: what place() and `mutate` share.
+// Error: not an argoproj.io/v1alpha1 kind this webhook handles.
+Result<PlacementPlan> place_object(json::Document& object, const Policy& policy);
 
 }  // namespace nodealloc

@@ -31,10 +31,16 @@ Result<Document> parse(std::string_view text);
 inline bool is_number(const Value& v) {
   return v.IsString() && v.GetStringLength() > 0 && v.GetString()[0] == kNumberMark;
 }
-inline bool is_string(const Value& v) { return v.IsString() && !is_number(v); }
-inline std::string_view str(const Value& v) { return {v.GetString(), v.GetStringLength()}; }
+inline bool is_string(const Value& v) {
+  return v.IsString() && !is_number(v);
+}
+inline std::string_view str(const Value& v) {
+  return {v.GetString(), v.GetStringLength()};
+}
 // The number's text as written ("1e3"); for a number only.
-inline std::string_view number_text(const Value& v) { return str(v).substr(1); }
+inline std::string_view number_text(const Value& v) {
+  return str(v).substr(1);
+}
 
 // A number value from its JSON text (the caller guarantees the JSON number grammar).
 Value make_number(std::string_view text, Allocator& alloc);
@@ -57,6 +63,7 @@ class Writer : public rapidjson::Writer<OutputStream> {
  public:
   using Base = rapidjson::Writer<OutputStream>;
   using Base::Base;
+  using Base::String;
   bool String(const char* s, rapidjson::SizeType n, bool copy = false) {
     if (n > 0 && s[0] == kNumberMark) return Base::RawValue(s + 1, n - 1, rapidjson::kNumberType);
     return Base::String(s, n, copy);

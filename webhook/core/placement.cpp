@@ -1,1 +1,374 @@
-// placeholder
+#include "core/placement.hpp"
+
+#include <boost/multiprecision/cpp_int.hpp>
+
+#include "core/template_request.hpp"
+
+namespace nodealloc {
+namespace {
+
+using json::Value;
+using Rational = boost::multiprecision::cpp_rational;
+
+Rational ratio(const Quantity& a, const Quantity& b) {
+  return Rational(a.nanos(), b.nanos());
+}
+
+const Quantity& amount(const ResourceList& list, std::string_view name) {
+  static const Quantity kZero;
+  auto it = list.find(name);
+  return it == list.end() ? kZero : it->second;
+}
+
+// BestFit's waste: sum over the pool's capacity of (capacity - request) / capacity.
+Rational waste(const Pool& pool, const ResourceList& request) {
+  Rational sum = 0;
+  for (const auto& [name, cap] : pool.capacity) {
+    if (cap.is_zero()) continue;
+    sum += 1 - ratio(amount(request, name), cap);
+  }
+  return sum;
+}
+
+// For no-fit messages: the pool covering the largest share of the request.
+const Pool* largest_pool(const Policy& policy, const ResourceList& request) {
+  bool any_accepts = false;
+  for (const auto& p : policy.pools) any_accepts = any_accepts || p.accepts(request);
+  const Pool* best = nullptr;
+  Rational best_cover = -1;
+  for (const auto& p : policy.pools) {
+    if (any_accepts && !p.accepts(request)) continue;
+    Rational cover = 0;
+    for (const auto& [name, want] : request) {
+      if (want.is_zero()) continue;
+      const Quantity& have = amount(p.capacity, name);
+      cover += have < want ? ratio(have, want) : Rational(1);
+    }
+    if (cover > best_cover) {
+      best = &p;
+      best_cover = cover;
+    }
+  }
+  return best;
+}
+
+std::string describe(const ResourceList& list, const ResourceList* only = nullptr) {
+  std::string out;
+  for (const auto& [name, q] : list) {
+    if (only != nullptr && amount(*only, name).is_zero()) continue;
+    if (only == nullptr && q.is_zero()) continue;
+    out += (out.empty() ? "" : ", ") + name + "=" + q.to_string();
+  }
+  return out.empty() ? "nothing" : out;
+}
+
+// Control characters are dropped by kube-apiserver with the whole warning; replace them.
+std::string sanitize(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) c = '?';
+  }
+  return out;
+}
+
+std::string truncate_utf8(std::string s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max - 3;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+  return s + "...";
+}
+
+class Warnings {
+ public:
+  void add(std::string_view tmpl, std::string_view reason, std::string_view details) {
+    std::string w = "node-allocator: template \"" + sanitize(tmpl) + "\": " + std::string(reason) +
+                    ": " + sanitize(details);
+    all_.push_back(truncate_utf8(std::move(w), kMaxWarningBytes));
+  }
+  std::vector<std::string> capped() && {
+    if (all_.size() > kMaxWarnings) {
+      const std::size_t more = all_.size() - (kMaxWarnings - 1);
+      all_.resize(kMaxWarnings - 1);
+      all_.push_back("node-allocator: " + std::to_string(more) + " more warnings");
+    }
+    return std::move(all_);
+  }
+
+ private:
+  std::vector<std::string> all_;
+};
+
+const Value* non_empty_array(const Value& v, std::string_view name) {
+  const Value* m = json::member(v, name);
+  return m != nullptr && m->IsArray() && !m->Empty() ? m : nullptr;
+}
+
+struct Inherited {
+  const Value* value = nullptr;  // nullptr: nothing to inherit
+  bool conflict = false;
+  std::string detail;
+};
+
+// What a template without its own value gets: its callers' value if all that have one agree,
+// else the workflow spec's.
+template <class Get>
+Inherited inherit(const WorkflowView& view, const TemplateNode& node, std::string_view field,
+                  Get get) {
+  Inherited result;
+  std::size_t first = 0;
+  for (std::size_t caller : node.callers) {
+    const Value* v = get(*view.templates[caller].value);
+    if (v == nullptr) continue;
+    if (result.value == nullptr) {
+      result.value = v;
+      first = caller;
+    } else if (*result.value != *v) {
+      result.conflict = true;
+      result.detail = "callers \"" + view.templates[first].name + "\" and \"" +
+                      view.templates[caller].name + "\" set different " + std::string(field);
+      return result;
+    }
+  }
+  if (result.value == nullptr && view.spec != nullptr) result.value = get(*view.spec);
+  return result;
+}
+
+std::string json_text(const Value& v) {
+  return json::is_string(v) ? "\"" + std::string(json::str(v)) + "\"" : json::write(v);
+}
+
+class Planner {
+ public:
+  Planner(const json::Value& object, ArgoKind kind, const Policy& policy)
+      : object_(object), policy_(policy), view_(walk(object, kind)) {}
+
+  PlacementPlan run() {
+    PlacementPlan plan;
+    if (is_opted_out(object_)) return plan;
+    auto& alloc = plan.patch.allocator();
+    Value placements(rapidjson::kObjectType);
+    std::string no_fit;
+    std::size_t no_fit_count = 0;
+    plan.templates.reserve(view_.templates.size());
+    for (const auto& node : view_.templates) {
+      TemplateOutcome outcome{node.name, decide(node, plan.patch), {}};
+      if (outcome.reason == Reason::Placed) {
+        outcome.pool = chosen_->name;
+        if (json::member(placements, node.name) == nullptr) {
+          placements.AddMember(json::make_string(node.name, alloc),
+                               json::make_string(chosen_->name, alloc), alloc);
+        }
+      } else if (outcome.reason == Reason::NoFit) {
+        ++no_fit_count;
+        no_fit += (no_fit.empty() ? "\"" : "; \"") + sanitize(node.name) + "\" requests " +
+                  describe(request_);
+      }
+      plan.templates.push_back(std::move(outcome));
+    }
+    plan.warnings = std::move(warnings_).capped();
+    if (no_fit_count > 0 && policy_.on_no_fit == OnNoFit::Reject && policy_.mode == Mode::Enforce) {
+      plan.denied = true;
+      plan.denial = "node-allocator: " + std::to_string(no_fit_count) +
+                    (no_fit_count == 1 ? " template fits" : " templates fit") +
+                    " no node pool: " + no_fit + "; pools: " + pools_text();
+      plan.patch = JsonPatch();
+      return plan;
+    }
+    if (placements.MemberCount() > 0) annotate(plan.patch, placements);
+    return plan;
+  }
+
+ private:
+  Reason decide(const TemplateNode& node, JsonPatch& patch) {
+    const Value& t = *node.value;
+    if (is_opted_out(t)) return Reason::OptedOut;
+    if (!is_placeable(t)) return Reason::NotPlaceable;
+
+    const Value* own_selector = json::object_member(t, "nodeSelector");
+    const Value* affinity = json::member(t, "affinity");
+    bool existing = own_selector != nullptr ||
+                    (affinity != nullptr && json::object_member(*affinity, "nodeAffinity"));
+    for (std::size_t caller : node.callers) {
+      existing = existing || json::object_member(*view_.templates[caller].value, "nodeSelector");
+    }
+    if (existing && policy_.existing_placement == ExistingPlacement::Keep) {
+      return Reason::Existing;
+    }
+
+    TemplateRequest r = template_request(t, view_.spec, policy_.executor_overhead);
+    if (r.status == TemplateRequest::Status::Unresolvable) {
+      warnings_.add(node.name, "unresolvable", r.detail);
+      return Reason::Unresolvable;
+    }
+    if (r.status == TemplateRequest::Status::Invalid) {
+      warnings_.add(node.name, "invalid", r.detail);
+      return Reason::Invalid;
+    }
+    request_ = std::move(r.request);
+    chosen_ = choose_pool(policy_, request_);
+    if (chosen_ == nullptr) {
+      const Pool* largest = largest_pool(policy_, request_);
+      warnings_.add(node.name, "no-fit",
+                    "requests " + describe(request_) + "; largest pool " + largest->name + " has " +
+                        describe(largest->capacity, &request_));
+      return Reason::NoFit;
+    }
+
+    // The nodeSelector it would have had, which the pool's keys are laid over.
+    Inherited selector;
+    const bool merge_own =
+        policy_.existing_placement == ExistingPlacement::Merge && own_selector != nullptr;
+    if (merge_own) {
+      selector.value = own_selector;
+    } else {
+      selector = inherit(view_, node, "nodeSelectors",
+                         [](const Value& v) { return json::object_member(v, "nodeSelector"); });
+    }
+    if (selector.conflict) {
+      warnings_.add(node.name, "conflicting-callers", selector.detail);
+      return Reason::ConflictingCallers;
+    }
+    const bool pool_tolerates = !chosen_->tolerations.Empty();
+    Inherited tolerations;
+    if (pool_tolerates) {
+      tolerations.value = non_empty_array(t, "tolerations");
+      if (tolerations.value == nullptr) {
+        tolerations = inherit(view_, node, "tolerations",
+                              [](const Value& v) { return non_empty_array(v, "tolerations"); });
+      }
+      if (tolerations.conflict) {
+        warnings_.add(node.name, "conflicting-callers", tolerations.detail);
+        return Reason::ConflictingCallers;
+      }
+    }
+
+    auto& alloc = patch.allocator();
+    Value new_selector(rapidjson::kObjectType);
+    if (selector.value != nullptr) new_selector.CopyFrom(*selector.value, alloc);
+    for (const auto& [key, value] : chosen_->node_selector) {
+      Value* current = json::member(new_selector, key);
+      if (current == nullptr) {
+        new_selector.AddMember(json::make_string(key, alloc), json::make_string(value, alloc),
+                               alloc);
+        continue;
+      }
+      if (!json::is_string(*current) || json::str(*current) != value) {
+        warnings_.add(node.name, "override",
+                      "nodeSelector \"" + key + "\": " + json_text(*current) + " replaced by \"" +
+                          value + "\" of pool " + chosen_->name);
+        *current = json::make_string(value, alloc);
+      }
+    }
+    if (policy_.mode == Mode::Enforce) {
+      set_if_changed(patch, node.path, t, "nodeSelector", std::move(new_selector));
+      if (pool_tolerates) {
+        Value list(rapidjson::kArrayType);
+        if (tolerations.value != nullptr) list.CopyFrom(*tolerations.value, alloc);
+        for (const auto& toleration : chosen_->tolerations.GetArray()) {
+          bool present = false;
+          for (const auto& have : list.GetArray()) present = present || have == toleration;
+          if (!present) list.PushBack(Value(toleration, alloc), alloc);
+        }
+        set_if_changed(patch, node.path, t, "tolerations", std::move(list));
+      }
+    }
+    return Reason::Placed;
+  }
+
+  static void set_if_changed(JsonPatch& patch, const std::string& path, const Value& t,
+                             std::string_view field, Value value) {
+    const Value* current = json::member(t, field);
+    if (current != nullptr && *current == value) return;
+    patch.set(path + "/" + std::string(field), std::move(value), current != nullptr);
+  }
+
+  // The placement annotation; an existing one equal as JSON is left alone.
+  void annotate(JsonPatch& patch, const Value& placements) {
+    auto& alloc = patch.allocator();
+    const std::string text = json::write(placements);
+    if (const Value* existing = annotation(object_, kPlacementAnnotation);
+        existing != nullptr && json::is_string(*existing)) {
+      auto parsed = json::parse(json::str(*existing));
+      if (parsed && static_cast<const Value&>(parsed.value()) == placements) return;
+    }
+    const Value* metadata = json::member(object_, "metadata");
+    const Value* annotations = metadata ? json::member(*metadata, "annotations") : nullptr;
+    const std::string key(kPlacementAnnotation);
+    if (annotations != nullptr && annotations->IsObject()) {
+      patch.set("/metadata/annotations/" + escape_pointer_token(key),
+                json::make_string(text, alloc), json::member(*annotations, key) != nullptr);
+      return;
+    }
+    Value map(rapidjson::kObjectType);
+    map.AddMember(json::make_string(key, alloc), json::make_string(text, alloc), alloc);
+    if (metadata != nullptr && metadata->IsObject()) {
+      patch.set("/metadata/annotations", std::move(map), annotations != nullptr);
+      return;
+    }
+    Value meta(rapidjson::kObjectType);
+    meta.AddMember("annotations", map, alloc);
+    patch.set("/metadata", std::move(meta), metadata != nullptr);
+  }
+
+  std::string pools_text() const {
+    std::string out;
+    for (const auto& p : policy_.pools) {
+      out += (out.empty() ? "" : "; ") + p.name + " (" + describe(p.capacity) + ")";
+    }
+    return out;
+  }
+
+  const json::Value& object_;
+  const Policy& policy_;
+  WorkflowView view_;
+  Warnings warnings_;
+  ResourceList request_;          // of the template being decided
+  const Pool* chosen_ = nullptr;  // for it
+};
+
+}  // namespace
+
+std::string_view to_string(Reason reason) {
+  switch (reason) {
+    case Reason::Placed:
+      return "placed";
+    case Reason::OptedOut:
+      return "opted-out";
+    case Reason::NotPlaceable:
+      return "not-placeable";
+    case Reason::Existing:
+      return "existing";
+    case Reason::Unresolvable:
+      return "unresolvable";
+    case Reason::Invalid:
+      return "invalid";
+    case Reason::NoFit:
+      return "no-fit";
+    case Reason::ConflictingCallers:
+      return "conflicting-callers";
+  }
+  return "unknown";
+}
+
+const Pool* choose_pool(const Policy& policy, const ResourceList& request) {
+  const Pool* best = nullptr;
+  Rational best_waste;
+  for (const auto& p : policy.pools) {
+    if (!p.accepts(request) || !p.fits(request)) continue;
+    if (policy.strategy == Strategy::FirstFit) return &p;
+    Rational w = waste(p, request);
+    if (best == nullptr || w < best_waste) {
+      best = &p;
+      best_waste = std::move(w);
+    }
+  }
+  return best;
+}
+
+PlacementPlan plan_placement(const json::Value& object, ArgoKind kind, const Policy& policy) {
+  return Planner(object, kind, policy).run();
+}
+
+}  // namespace nodealloc

@@ -47,7 +47,7 @@ struct Policy {
 };
 
 struct PolicyError {
-  int line = 0;  // 1-based; 0 when there is no line (empty file)
+  int line = 0;       // 1-based; 0 when there is no line (empty file)
   std::string field;  // e.g. "spec.pools[2].capacity.cpu"
   std::string message;
   std::string to_string() const;  // "line 12: spec.pools[2].capacity.cpu: ..."

@@ -1,1 +1,315 @@
-// placeholder
+// A port of k8s.io/apimachinery/pkg/api/resource ParseQuantity (quantity.go, suffix.go) that
+// keeps the decisions Kubernetes makes — its fast path, its slow path with the int64 cap and
+// the round-up to 1n — but computes the value exactly.
+#include "core/quantity.hpp"
+
+#include <array>
+#include <cstdint>
+#include <limits>
+
+namespace nodealloc {
+namespace {
+
+using Int = Quantity::Int;
+
+const Int& saturation_bound() {
+  static const Int bound = boost::multiprecision::pow(Int(10), Quantity::kSaturationDigits);
+  return bound;
+}
+
+Int pow10(std::int64_t exp) {
+  return boost::multiprecision::pow(Int(10), static_cast<unsigned>(exp));
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Go's strings.TrimSpace: ASCII white space plus Unicode's (NEL, NBSP, the Z category).
+std::size_t space_prefix(std::string_view s) {
+  const auto* u = reinterpret_cast<const unsigned char*>(s.data());
+  if (s.empty()) return 0;
+  if (u[0] == ' ' || (u[0] >= '\t' && u[0] <= '\r')) return 1;
+  if (s.size() >= 2 && u[0] == 0xC2 && (u[1] == 0x85 || u[1] == 0xA0)) return 2;
+  if (s.size() >= 3) {
+    const unsigned cp = ((u[0] & 0x0Fu) << 12) | ((u[1] & 0x3Fu) << 6) | (u[2] & 0x3Fu);
+    if ((u[0] & 0xF0) == 0xE0 && (u[1] & 0xC0) == 0x80 && (u[2] & 0xC0) == 0x80 &&
+        (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+         cp == 0x202F || cp == 0x205F || cp == 0x3000)) {
+      return 3;
+    }
+  }
+  return 0;
+}
+
+std::size_t space_suffix(std::string_view s) {
+  for (std::size_t n = 1; n <= 3 && n <= s.size(); ++n) {
+    if (space_prefix(s.substr(s.size() - n)) == n) return n;
+  }
+  return 0;
+}
+
+std::string_view trim_space(std::string_view s) {
+  while (std::size_t n = space_prefix(s)) s.remove_prefix(n);
+  while (std::size_t n = space_suffix(s)) s.remove_suffix(n);
+  return s;
+}
+
+struct Parts {
+  bool positive = true;
+  std::string_view value;  // sign, digits and point, as written
+  std::string_view num;    // integer digits without leading zeros ("0" when none)
+  std::string_view denom;  // fraction digits
+  std::string_view suffix;
+};
+
+// parseQuantityString.
+std::optional<Parts> split(std::string_view str) {
+  Parts p;
+  std::size_t pos = 0;
+  const std::size_t end = str.size();
+  if (pos < end && (str[0] == '-' || str[0] == '+')) {
+    p.positive = str[0] == '+';
+    ++pos;
+  }
+  while (pos < end && str[pos] == '0') ++pos;
+  if (pos >= end) {
+    p.num = "0";
+    p.value = "0";
+    return p;
+  }
+  std::size_t i = pos;
+  while (i < end && is_digit(str[i])) ++i;
+  p.num = str.substr(pos, i - pos);
+  pos = i;
+  if (p.num.empty()) p.num = "0";
+  if (pos >= end) {
+    p.value = str;
+    return p;
+  }
+  if (str[pos] == '.') {
+    ++pos;
+    i = pos;
+    while (i < end && is_digit(str[i])) ++i;
+    p.denom = str.substr(pos, i - pos);
+    pos = i;
+    if (pos >= end) {
+      p.value = str;
+      return p;
+    }
+  }
+  p.value = str.substr(0, pos);
+  const std::size_t suffix_start = pos;
+  constexpr std::string_view kSuffixChars = "eEinumkKMGTP";
+  while (pos < end && kSuffixChars.find(str[pos]) != std::string_view::npos) ++pos;
+  if (pos < end && (str[pos] == '-' || str[pos] == '+')) ++pos;
+  while (pos < end && is_digit(str[pos])) ++pos;
+  if (pos < end) return std::nullopt;  // ErrFormatWrong
+  p.suffix = str.substr(suffix_start);
+  return p;
+}
+
+enum class Format { DecimalSI, BinarySI, DecimalExponent };
+struct Suffix {
+  int base;
+  std::int32_t exponent;
+  Format format;
+};
+
+// strconv.ParseInt(s, 10, 64).
+std::optional<std::int64_t> parse_int64(std::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  const std::uint64_t limit = negative ? std::uint64_t{1} << 63 : (std::uint64_t{1} << 63) - 1;
+  for (char c : s) {
+    if (!is_digit(c)) return std::nullopt;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (limit - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return negative ? static_cast<std::int64_t>(0 - v) : static_cast<std::int64_t>(v);
+}
+
+// suffixer.interpret.
+std::optional<Suffix> interpret(std::string_view s) {
+  struct Entry {
+    std::string_view text;
+    Suffix suffix;
+  };
+  static constexpr std::array<Entry, 16> kTable{{
+      {"", {10, 0, Format::DecimalSI}},
+      {"n", {10, -9, Format::DecimalSI}},
+      {"u", {10, -6, Format::DecimalSI}},
+      {"m", {10, -3, Format::DecimalSI}},
+      {"k", {10, 3, Format::DecimalSI}},
+      {"M", {10, 6, Format::DecimalSI}},
+      {"G", {10, 9, Format::DecimalSI}},
+      {"T", {10, 12, Format::DecimalSI}},
+      {"P", {10, 15, Format::DecimalSI}},
+      {"E", {10, 18, Format::DecimalSI}},
+      {"Ki", {2, 10, Format::BinarySI}},
+      {"Mi", {2, 20, Format::BinarySI}},
+      {"Gi", {2, 30, Format::BinarySI}},
+      {"Ti", {2, 40, Format::BinarySI}},
+      {"Pi", {2, 50, Format::BinarySI}},
+      {"Ei", {2, 60, Format::BinarySI}},
+  }};
+  for (const auto& e : kTable) {
+    if (e.text == s) return e.suffix;
+  }
+  if (s.size() > 1 && (s[0] == 'e' || s[0] == 'E')) {
+    auto parsed = parse_int64(s.substr(1));
+    if (!parsed) return std::nullopt;
+    // Go's int32(parsed) wraps; so do we.
+    return Suffix{10, static_cast<std::int32_t>(static_cast<std::uint32_t>(*parsed)),
+                  Format::DecimalExponent};
+  }
+  return std::nullopt;
+}
+
+Int digits_to_int(std::string_view a, std::string_view b = {}) {
+  Int v = 0;
+  for (std::string_view part : {a, b}) {
+    for (char c : part) {
+      if (is_digit(c)) v = v * 10 + (c - '0');
+    }
+  }
+  return v;
+}
+
+// value * 10^exp10 with exp10 >= 0, saturating.
+Int scale_up(Int value, std::int64_t exp10) {
+  if (value.is_zero()) return value;
+  if (exp10 >= Quantity::kSaturationDigits) return saturation_bound();
+  value *= pow10(exp10);
+  return value >= saturation_bound() ? saturation_bound() : value;
+}
+
+std::optional<Quantity> parse_trimmed(std::string_view str) {
+  if (str.empty()) return std::nullopt;
+  if (str == "0") return Quantity{};
+  auto parts = split(str);
+  if (!parts) return std::nullopt;
+  auto suffix = interpret(parts->suffix);
+  if (!suffix) return std::nullopt;
+
+  const auto num_len = static_cast<std::int32_t>(parts->num.size());
+  const auto denom_len = static_cast<std::int32_t>(parts->denom.size());
+  std::int64_t precision = 0;
+  std::int64_t scale = 0;
+  std::uint64_t mantissa = 1;
+  if (suffix->format == Format::BinarySI) {
+    if (suffix->exponent >= 0 && denom_len == 0) {
+      mantissa <<= suffix->exponent;
+      precision = 15 - num_len - suffix->exponent * 3 / 10 - 1;
+    } else {
+      precision = -1;
+    }
+  } else {
+    scale = suffix->exponent;
+    precision = 18 - static_cast<std::int64_t>(num_len) - denom_len;
+  }
+
+  // The fast path: the value fits an int64 at a scale of at least nano.
+  if (precision >= 0 && scale - denom_len >= -9) {
+    scale -= denom_len;
+    const Int value = digits_to_int(parts->num, parts->denom);  // at most 18 digits
+    const Int product = value * mantissa;
+    if (product <= std::numeric_limits<std::int64_t>::max()) {
+      Int nanos = scale_up(product, scale + 9);
+      return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
+    }
+  }
+
+  // The slow path (inf.Dec): the value as written, rounded up to 1n, capped at 2^63-1.
+  const std::string_view value = parts->value;
+  std::size_t digits = 0;
+  std::size_t frac = 0;
+  bool after_point = false;
+  for (char c : value) {
+    if (c == '.') after_point = true;
+    if (is_digit(c)) {
+      ++digits;
+      if (after_point) ++frac;
+    }
+  }
+  if (digits == 0) return std::nullopt;  // inf.Dec: "no digits read"
+  Int unscaled = digits_to_int(value);
+  if (suffix->format == Format::BinarySI) unscaled <<= suffix->exponent;
+  const std::int64_t exp10 =
+      (suffix->format == Format::BinarySI ? 0 : std::int64_t{suffix->exponent}) -
+      static_cast<std::int64_t>(frac) + 9;
+  static const Int cap = Int(std::numeric_limits<std::int64_t>::max()) * 1'000'000'000;
+  Int nanos;
+  if (unscaled.is_zero()) {
+    nanos = 0;
+  } else if (exp10 >= 0) {
+    nanos = exp10 > 40 ? cap : Int(unscaled * pow10(exp10));
+  } else if (-exp10 > static_cast<std::int64_t>(digits) + 20) {
+    nanos = 1;  // 0 < value < 1n: rounded up
+  } else {
+    const Int divisor = pow10(-exp10);
+    nanos = unscaled / divisor;
+    if (nanos * divisor != unscaled) nanos += 1;
+  }
+  if (nanos > cap) nanos = cap;
+  return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
+}
+
+std::string with_suffix(const Int& v, std::string_view suffix) {
+  std::string s = v.str();
+  s.append(suffix);
+  return s;
+}
+
+}  // namespace
+
+Quantity Quantity::from_nanos(Int nanos) {
+  Quantity q;
+  q.nanos_ = std::move(nanos);
+  return q;
+}
+
+bool Quantity::saturated() const {
+  return nanos_ >= saturation_bound();
+}
+
+Quantity& Quantity::operator+=(const Quantity& other) {
+  nanos_ += other.nanos_;
+  if (nanos_ > saturation_bound()) nanos_ = saturation_bound();
+  return *this;
+}
+
+std::string Quantity::to_string() const {
+  if (saturated()) return "1e" + std::to_string(kSaturationDigits - 9) + " or more";
+  if (nanos_.is_zero()) return "0";
+  const Int billion = 1'000'000'000;
+  if (nanos_ % billion == 0) {
+    const Int units = nanos_ / billion;
+    static constexpr std::array<std::string_view, 6> kBinary{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    for (int i = 5; i >= 0; --i) {
+      const Int factor = Int(1) << (10 * (i + 1));
+      if (units % factor == 0) return with_suffix(units / factor, kBinary[static_cast<size_t>(i)]);
+    }
+    static constexpr std::array<std::string_view, 6> kDecimal{"k", "M", "G", "T", "P", "E"};
+    for (int i = 5; i >= 0; --i) {
+      const Int factor = pow10(3 * (i + 1));
+      if (units % factor == 0) return with_suffix(units / factor, kDecimal[static_cast<size_t>(i)]);
+    }
+    return units.str();
+  }
+  if (nanos_ % 1'000'000 == 0) return with_suffix(nanos_ / 1'000'000, "m");
+  if (nanos_ % 1'000 == 0) return with_suffix(nanos_ / 1'000, "u");
+  return with_suffix(nanos_, "n");
+}
+
+std::optional<Quantity> parse_quantity(std::string_view text) {
+  return parse_trimmed(trim_space(text));
+}
+
+}  // namespace nodealloc

@@ -31,7 +31,7 @@ class Quantity {
   friend Quantity operator+(Quantity a, const Quantity& b) { return a += b; }
   friend bool operator==(const Quantity& a, const Quantity& b) { return a.nanos_ == b.nanos_; }
   friend std::strong_ordering operator<=>(const Quantity& a, const Quantity& b) {
-    return a.nanos_ < b.nanos_ ? std::strong_ordering::less
+    return a.nanos_ < b.nanos_   ? std::strong_ordering::less
            : a.nanos_ > b.nanos_ ? std::strong_ordering::greater
                                  : std::strong_ordering::equal;
   }

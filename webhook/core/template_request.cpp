@@ -1,1 +1,351 @@
-// placeholder
+#include "core/template_request.hpp"
+
+#include <algorithm>
+#include <array>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/yaml_json.hpp"
+
+namespace nodealloc {
+namespace {
+
+using json::Value;
+using Entries = std::vector<std::pair<std::string_view, const Value*>>;
+
+struct Container {
+  std::string_view name;
+  bool init = false;
+  Entries requests;
+  Entries limits;
+};
+
+bool has_expression(std::string_view s) {
+  return s.find("{{") != std::string_view::npos;
+}
+
+std::string shorten(std::string_view s) {
+  constexpr std::size_t kMax = 48;
+  if (s.size() <= kMax) return std::string(s);
+  std::size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;  // UTF-8
+  return std::string(s.substr(0, cut)) + "...";
+}
+
+// The first reason of each kind; unresolvable wins over invalid (spec §9).
+struct Problems {
+  std::string unresolvable;
+  std::string invalid;
+  void unresolved(std::string detail) {
+    if (unresolvable.empty()) unresolvable = std::move(detail);
+  }
+  void bad(std::string detail) {
+    if (invalid.empty()) invalid = std::move(detail);
+  }
+  // A value that should have been a map or list: a "{{...}}" string is unresolvable.
+  void not_a(const Value& v, std::string_view what, const std::string& where) {
+    if (json::is_string(v) && has_expression(json::str(v))) {
+      unresolved(where + " is \"" + shorten(json::str(v)) + "\"");
+    } else {
+      bad(where + " is not " + std::string(what));
+    }
+  }
+};
+
+void set(Entries& entries, std::string_view key, const Value* value) {
+  for (auto& e : entries) {
+    if (e.first == key) {
+      e.second = value;
+      return;
+    }
+  }
+  entries.emplace_back(key, value);
+}
+
+void erase(Entries& entries, std::string_view key) {
+  std::erase_if(entries, [&](const auto& e) { return e.first == key; });
+}
+
+std::string container_where(const Container& c) {
+  return std::string(c.init ? "initContainer \"" : "container \"") + std::string(c.name) + "\"";
+}
+
+// Reads a requests or limits map. An absent or null map is empty.
+void read_entries(const Value* map, Entries& out, Problems& problems, const std::string& where) {
+  if (map == nullptr || map->IsNull()) return;
+  if (!map->IsObject()) {
+    problems.not_a(*map, "a map", where);
+    return;
+  }
+  for (const auto& m : map->GetObject()) set(out, json::str(m.name), &m.value);
+}
+
+void read_resources(const Value* resources, Container& c, Problems& problems,
+                    const std::string& where) {
+  if (resources == nullptr || resources->IsNull()) return;
+  if (!resources->IsObject()) {
+    problems.not_a(*resources, "a map", where + " resources");
+    return;
+  }
+  read_entries(json::member(*resources, "requests"), c.requests, problems,
+               where + " resources.requests");
+  read_entries(json::member(*resources, "limits"), c.limits, problems, where + " resources.limits");
+}
+
+std::string_view name_of(const Value& c) {
+  const Value* n = json::member(c, "name");
+  return n != nullptr && json::is_string(*n) ? json::str(*n) : std::string_view();
+}
+
+void add_containers(const Value* list, bool init, std::string_view field,
+                    std::vector<Container>& out, Problems& problems) {
+  if (list == nullptr || list->IsNull()) return;
+  if (!list->IsArray()) {
+    problems.not_a(*list, "a list", std::string(field));
+    return;
+  }
+  for (const auto& c : list->GetArray()) {
+    if (!c.IsObject()) {
+      problems.bad(std::string(field) + " has an entry that is not an object");
+      continue;
+    }
+    out.push_back({name_of(c), init, {}, {}});
+    read_resources(json::member(c, "resources"), out.back(), problems, container_where(out.back()));
+  }
+}
+
+std::vector<Container> containers_of(const Value& tmpl, Problems& problems) {
+  std::vector<Container> out;
+  for (std::string_view field : {"container", "script"}) {
+    const Value* main = json::member(tmpl, field);
+    if (main == nullptr || main->IsNull()) continue;
+    if (!main->IsObject()) {
+      problems.not_a(*main, "an object", std::string(field));
+      break;
+    }
+    out.push_back({"main", false, {}, {}});
+    read_resources(json::member(*main, "resources"), out.back(), problems, "container \"main\"");
+    break;
+  }
+  if (const Value* set = json::member(tmpl, "containerSet"); set != nullptr && !set->IsNull()) {
+    if (!set->IsObject()) {
+      problems.not_a(*set, "an object", "containerSet");
+    } else {
+      add_containers(json::member(*set, "containers"), false, "containerSet.containers", out,
+                     problems);
+    }
+  }
+  add_containers(json::member(tmpl, "sidecars"), false, "sidecars", out, problems);
+  add_containers(json::member(tmpl, "initContainers"), true, "initContainers", out, problems);
+  return out;
+}
+
+// A static podSpecPatch, JSON or YAML; nullopt when it is neither.
+std::optional<json::Document> parse_pod_spec_patch(std::string_view text) {
+  if (auto doc = json::parse(text)) return std::move(doc.value());
+  auto docs = yaml::load_all(text);
+  if (!docs || docs->size() != 1) return std::nullopt;
+  return std::move(docs.value().front());
+}
+
+// Strategic-merge semantics for what R depends on: containers are matched by name, resource
+// maps merged per key, and null deletes.
+void apply_patch(const Value& patch, std::vector<Container>& containers, Problems& problems) {
+  if (!patch.IsObject()) {
+    problems.bad("podSpecPatch is not an object");
+    return;
+  }
+  for (const bool init : {false, true}) {
+    const Value* list = json::member(patch, init ? "initContainers" : "containers");
+    if (list == nullptr || list->IsNull()) continue;
+    if (!list->IsArray()) {
+      problems.bad("podSpecPatch: " + std::string(init ? "initContainers" : "containers") +
+                   " is not a list");
+      continue;
+    }
+    for (const auto& entry : list->GetArray()) {
+      const std::string_view name = entry.IsObject() ? name_of(entry) : std::string_view();
+      auto target = std::find_if(containers.begin(), containers.end(), [&](const Container& c) {
+        return c.init == init && !name.empty() && c.name == name;
+      });
+      if (target == containers.end()) continue;  // not a container of this template
+      const Value* resources = json::member(entry, "resources");
+      if (resources == nullptr) continue;
+      if (resources->IsNull()) {
+        target->requests.clear();
+        target->limits.clear();
+        continue;
+      }
+      if (!resources->IsObject()) {
+        problems.bad("podSpecPatch: resources of \"" + std::string(name) + "\" is not a map");
+        continue;
+      }
+      for (const bool limits : {false, true}) {
+        const Value* map = json::member(*resources, limits ? "limits" : "requests");
+        Entries& entries = limits ? target->limits : target->requests;
+        if (map == nullptr) continue;
+        if (map->IsNull()) {
+          entries.clear();
+        } else if (!map->IsObject()) {
+          problems.bad("podSpecPatch: resources of \"" + std::string(name) + "\" is not a map");
+        } else {
+          for (const auto& m : map->GetObject()) {
+            if (m.value.IsNull()) {
+              erase(entries, json::str(m.name));
+            } else {
+              set(entries, json::str(m.name), &m.value);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+std::optional<Quantity> read_quantity(const Value& v, Problems& problems,
+                                      const std::string& where) {
+  std::string_view text;
+  if (json::is_number(v)) {
+    text = json::number_text(v);
+  } else if (json::is_string(v)) {
+    text = json::str(v);
+    if (has_expression(text)) {
+      problems.unresolved(where + " is \"" + shorten(text) + "\"");
+      return std::nullopt;
+    }
+  } else {
+    problems.bad(where + " is not a quantity");
+    return std::nullopt;
+  }
+  auto q = parse_quantity(text);
+  if (!q) {
+    problems.bad(where + ": \"" + shorten(text) + "\" is not a quantity");
+  } else if (q->is_negative()) {
+    problems.bad(where + ": \"" + shorten(text) + "\" is negative");
+    q.reset();
+  }
+  return q;
+}
+
+// requests[r] if present, else limits[r] (Kubernetes defaults requests to limits).
+ResourceList effective(const Entries& requests, const Entries& limits, Problems& problems,
+                       const std::string& where) {
+  ResourceList out;
+  for (const auto& [key, value] : requests) {
+    if (auto q = read_quantity(*value, problems, where + " requests." + std::string(key))) {
+      out.insert_or_assign(std::string(key), std::move(*q));
+    }
+  }
+  for (const auto& [key, value] : limits) {
+    auto q = read_quantity(*value, problems, where + " limits." + std::string(key));
+    if (q && !out.contains(key)) out.emplace(std::string(key), std::move(*q));
+  }
+  return out;
+}
+
+void add_into(ResourceList& sum, const ResourceList& more) {
+  for (const auto& [name, q] : more) {
+    auto it = sum.find(name);
+    if (it == sum.end()) {
+      sum.emplace(name, q);
+    } else {
+      it->second += q;
+    }
+  }
+}
+
+void max_into(ResourceList& max, const ResourceList& more) {
+  for (const auto& [name, q] : more) {
+    auto it = max.find(name);
+    if (it == max.end()) {
+      max.emplace(name, q);
+    } else if (it->second < q) {
+      it->second = q;
+    }
+  }
+}
+
+}  // namespace
+
+bool is_placeable(const json::Value& tmpl) {
+  for (std::string_view field : {"container", "script", "containerSet", "resource", "data"}) {
+    const Value* v = json::member(tmpl, field);
+    if (v != nullptr && !v->IsNull()) return true;
+  }
+  return false;
+}
+
+TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
+                                 const ResourceList& executor_overhead) {
+  Problems problems;
+  std::vector<Container> containers = containers_of(tmpl, problems);
+
+  std::vector<json::Document> patches;  // owns what patched entries point into
+  for (const Value* owner : {spec, &tmpl}) {
+    const Value* patch = owner == nullptr ? nullptr : json::member(*owner, "podSpecPatch");
+    if (patch == nullptr || patch->IsNull()) continue;
+    if (!json::is_string(*patch)) {
+      problems.bad("podSpecPatch is not a string");
+      continue;
+    }
+    const std::string_view text = json::str(*patch);
+    if (has_expression(text)) {
+      if (text.find("resources") != std::string_view::npos) {
+        problems.unresolved("podSpecPatch sets resources from a {{...}} expression");
+      }
+      continue;  // an expression elsewhere cannot change R
+    }
+    auto doc = parse_pod_spec_patch(text);
+    if (!doc) {
+      problems.bad("podSpecPatch is neither JSON nor YAML");
+      continue;
+    }
+    patches.push_back(std::move(*doc));
+    apply_patch(patches.back(), containers, problems);
+  }
+
+  ResourceList regular = executor_overhead;  // Argo's wait container
+  ResourceList init = executor_overhead;     // Argo's init container
+  for (const auto& c : containers) {
+    ResourceList r = effective(c.requests, c.limits, problems, container_where(c));
+    if (c.init) {
+      max_into(init, r);
+    } else {
+      add_into(regular, r);
+    }
+  }
+  ResourceList request = std::move(regular);
+  max_into(request, init);
+
+  // Pod-level resources replace the container-derived value for what they name.
+  const Value* pod = json::member(tmpl, "podResources");
+  std::string pod_where = "podResources";
+  if ((pod == nullptr || pod->IsNull()) && spec != nullptr) {
+    pod = json::member(*spec, "podResources");
+    pod_where = "spec.podResources";
+  }
+  if (pod != nullptr && !pod->IsNull()) {
+    if (!pod->IsObject()) {
+      problems.not_a(*pod, "a map", pod_where);
+    } else {
+      Entries requests, limits;
+      read_entries(json::member(*pod, "requests"), requests, problems, pod_where + ".requests");
+      read_entries(json::member(*pod, "limits"), limits, problems, pod_where + ".limits");
+      for (auto& [name, q] : effective(requests, limits, problems, pod_where)) {
+        request.insert_or_assign(name, std::move(q));
+      }
+    }
+  }
+
+  if (!problems.unresolvable.empty()) {
+    return {TemplateRequest::Status::Unresolvable, {}, std::move(problems.unresolvable)};
+  }
+  if (!problems.invalid.empty()) {
+    return {TemplateRequest::Status::Invalid, {}, std::move(problems.invalid)};
+  }
+  return {TemplateRequest::Status::Ok, std::move(request), {}};
+}
+
+}  // namespace nodealloc

@@ -1,1 +1,127 @@
-// placeholder
+#include "core/workflow.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace nodealloc {
+namespace {
+
+using json::Value;
+
+class Walker {
+ public:
+  explicit Walker(WorkflowView& view) : view_(view) {}
+
+  void top_level(const Value& templates, const std::string& path) {
+    for (rapidjson::SizeType i = 0; i < templates.Size(); ++i) {
+      const Value& t = templates[i];
+      std::string name;
+      if (const Value* n = json::member(t, "name"); n != nullptr && json::is_string(*n)) {
+        name = json::str(*n);
+      }
+      const std::size_t index = add(t, path + "/" + std::to_string(i), name);
+      if (!name.empty()) by_name_.try_emplace(view_.templates[index].name, index);
+      inlines(index);
+    }
+    // Calls by name can only be resolved once every top-level name is known.
+    for (const auto& [caller, callee] : calls_) {
+      auto it = by_name_.find(callee);
+      if (it == by_name_.end()) continue;
+      auto& callers = view_.templates[it->second].callers;
+      if (std::find(callers.begin(), callers.end(), caller) == callers.end()) {
+        callers.push_back(caller);
+      }
+    }
+  }
+
+ private:
+  std::size_t add(const Value& t, std::string path, std::string name) {
+    view_.templates.push_back({&t, std::move(path), std::move(name), {}});
+    return view_.templates.size() - 1;
+  }
+
+  // Visits the steps or tasks of template `index`: records calls, adds inline templates.
+  void inlines(std::size_t index) {
+    const Value& t = *view_.templates[index].value;
+    if (const Value* steps = json::member(t, "steps"); steps != nullptr && steps->IsArray()) {
+      for (rapidjson::SizeType i = 0; i < steps->Size(); ++i) {
+        const Value& group = (*steps)[i];
+        if (!group.IsArray()) continue;
+        for (rapidjson::SizeType j = 0; j < group.Size(); ++j) {
+          step(index, group[j], "/steps/" + std::to_string(i) + "/" + std::to_string(j));
+        }
+      }
+    }
+    if (const Value* dag = json::member(t, "dag"); dag != nullptr) {
+      if (const Value* tasks = json::member(*dag, "tasks"); tasks != nullptr && tasks->IsArray()) {
+        for (rapidjson::SizeType i = 0; i < tasks->Size(); ++i) {
+          step(index, (*tasks)[i], "/dag/tasks/" + std::to_string(i));
+        }
+      }
+    }
+  }
+
+  void step(std::size_t caller, const Value& s, const std::string& relative) {
+    if (!s.IsObject()) return;
+    if (const Value* callee = json::member(s, "template");
+        callee != nullptr && json::is_string(*callee)) {
+      calls_.emplace_back(caller, std::string(json::str(*callee)));
+    }
+    const Value* in = json::member(s, "inline");
+    if (in == nullptr || !in->IsObject()) return;
+    std::string step_name;
+    if (const Value* n = json::member(s, "name"); n != nullptr && json::is_string(*n)) {
+      step_name = json::str(*n);
+    }
+    std::string name = view_.templates[caller].name + "/" + step_name;
+    std::string path = view_.templates[caller].path + relative + "/inline";
+    const std::size_t index = add(*in, std::move(path), std::move(name));
+    view_.templates[index].callers.push_back(caller);
+    inlines(index);
+  }
+
+  WorkflowView& view_;
+  std::unordered_map<std::string, std::size_t> by_name_;
+  std::vector<std::pair<std::size_t, std::string>> calls_;
+};
+
+}  // namespace
+
+std::optional<ArgoKind> argo_kind(std::string_view kind) {
+  if (kind == "Workflow") return ArgoKind::Workflow;
+  if (kind == "WorkflowTemplate") return ArgoKind::WorkflowTemplate;
+  if (kind == "ClusterWorkflowTemplate") return ArgoKind::ClusterWorkflowTemplate;
+  if (kind == "CronWorkflow") return ArgoKind::CronWorkflow;
+  return std::nullopt;
+}
+
+WorkflowView walk(const json::Value& object, ArgoKind kind) {
+  WorkflowView view;
+  const Value* spec = json::member(object, "spec");
+  std::string spec_path = "/spec";
+  if (spec != nullptr && kind == ArgoKind::CronWorkflow) {
+    spec = json::member(*spec, "workflowSpec");
+    spec_path = "/spec/workflowSpec";
+  }
+  if (spec == nullptr || !spec->IsObject()) return view;
+  view.spec = spec;
+  const Value* templates = json::member(*spec, "templates");
+  if (templates == nullptr || !templates->IsArray()) return view;
+  view.templates.reserve(templates->Size());
+  Walker(view).top_level(*templates, spec_path + "/templates");
+  return view;
+}
+
+const json::Value* annotation(const json::Value& object, std::string_view key) {
+  const Value* metadata = json::member(object, "metadata");
+  if (metadata == nullptr) return nullptr;
+  const Value* annotations = json::member(*metadata, "annotations");
+  return annotations == nullptr ? nullptr : json::member(*annotations, key);
+}
+
+bool is_opted_out(const json::Value& object) {
+  const Value* v = annotation(object, kSkipAnnotation);
+  return v != nullptr && json::is_string(*v) && json::str(*v) == "true";
+}
+
+}  // namespace nodealloc

@@ -1,1 +1,268 @@
-// placeholder
+#include "core/yaml_json.hpp"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+namespace nodealloc::yaml {
+namespace {
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+bool one_of(std::string_view s, std::initializer_list<std::string_view> options) {
+  for (auto o : options) {
+    if (s == o) return true;
+  }
+  return false;
+}
+
+// Digits in `base`, with YAML 1.1's '_' separators, to a decimal string; nullopt past 64 bits.
+std::optional<std::string> based_to_decimal(std::string_view digits, unsigned base, bool negative) {
+  std::uint64_t v = 0;
+  bool any = false;
+  for (char c : digits) {
+    if (c == '_') continue;
+    unsigned d = 0;
+    if (is_digit(c)) {
+      d = static_cast<unsigned>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = static_cast<unsigned>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      d = static_cast<unsigned>(c - 'A' + 10);
+    } else {
+      return std::nullopt;
+    }
+    if (d >= base) return std::nullopt;
+    if (v > (UINT64_MAX - d) / base) return std::nullopt;
+    v = v * base + d;
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  if (negative && v == 0) return "0";
+  return (negative ? "-" : "") + std::to_string(v);
+}
+
+// yamlStyleFloat: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? (after removing '_'),
+// rewritten in JSON's number grammar.
+std::optional<std::string> float_to_json(std::string_view s) {
+  std::string t;
+  for (char c : s) {
+    if (c != '_') t.push_back(c);
+  }
+  std::size_t i = 0;
+  std::string out;
+  if (i < t.size() && (t[i] == '-' || t[i] == '+')) {
+    if (t[i] == '-') out.push_back('-');
+    ++i;
+  }
+  std::string int_part;
+  while (i < t.size() && is_digit(t[i])) int_part.push_back(t[i++]);
+  std::string frac;
+  bool point = false;
+  if (i < t.size() && t[i] == '.') {
+    point = true;
+    ++i;
+    while (i < t.size() && is_digit(t[i])) frac.push_back(t[i++]);
+  }
+  if (int_part.empty() && (frac.empty() || !point)) return std::nullopt;
+  std::string exponent;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    exponent.push_back('e');
+    ++i;
+    if (i < t.size() && (t[i] == '-' || t[i] == '+')) exponent.push_back(t[i++]);
+    std::size_t start = exponent.size();
+    while (i < t.size() && is_digit(t[i])) exponent.push_back(t[i++]);
+    if (exponent.size() == start) return std::nullopt;
+  }
+  if (i != t.size()) return std::nullopt;
+  std::size_t nz = int_part.find_first_not_of('0');
+  int_part = nz == std::string::npos ? "0" : int_part.substr(nz);
+  out += int_part;
+  if (!frac.empty()) out += "." + frac;
+  out += exponent;
+  return out;
+}
+
+}  // namespace
+
+Scalar resolve_plain(std::string_view s) {
+  if (one_of(s, {"", "~", "null", "Null", "NULL"})) return {ScalarType::Null, "null"};
+  if (one_of(s, {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})) {
+    return {ScalarType::Bool, "true"};
+  }
+  if (one_of(s, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})) {
+    return {ScalarType::Bool, "false"};
+  }
+  if (one_of(s, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF",
+                 ".nan", ".NaN", ".NAN"})) {
+    return {ScalarType::Float, ""};  // no JSON text: not representable
+  }
+  std::string_view body = s;
+  bool negative = false;
+  if (!body.empty() && (body[0] == '-' || body[0] == '+')) {
+    negative = body[0] == '-';
+    body.remove_prefix(1);
+  }
+  // Go's strconv.ParseInt(s, 0, 64) forms.
+  if (body.size() > 2 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X')) {
+    if (auto d = based_to_decimal(body.substr(2), 16, negative)) return {ScalarType::Int, *d};
+  } else if (body.size() > 2 && body[0] == '0' && (body[1] == 'b' || body[1] == 'B')) {
+    if (auto d = based_to_decimal(body.substr(2), 2, negative)) return {ScalarType::Int, *d};
+  } else if (body.size() > 2 && body[0] == '0' && (body[1] == 'o' || body[1] == 'O')) {
+    if (auto d = based_to_decimal(body.substr(2), 8, negative)) return {ScalarType::Int, *d};
+  } else if (body.size() > 1 && body[0] == '0' &&
+             body.find_first_not_of("01234567_") == body.npos) {
+    if (auto d = based_to_decimal(body.substr(1), 8, negative)) return {ScalarType::Int, *d};
+  }
+  if (!body.empty() && body.find_first_not_of("0123456789_") == body.npos && body[0] != '_') {
+    if (auto f = float_to_json(s)) return {ScalarType::Int, *f};
+  }
+  if (auto f = float_to_json(s)) return {ScalarType::Float, *f};
+  return {ScalarType::String, {}};
+}
+
+Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return json::Value();
+    case YAML::NodeType::Scalar: {
+      const std::string& text = node.Scalar();
+      if (node.Tag() != "?") return json::make_string(text, alloc);  // quoted or tagged: a string
+      Scalar scalar = resolve_plain(text);
+      switch (scalar.type) {
+        case ScalarType::Null:
+          return json::Value();
+        case ScalarType::Bool:
+          return json::Value(scalar.json == "true");
+        case ScalarType::Int:
+        case ScalarType::Float:
+          if (scalar.json.empty()) {
+            return Error{"line " + std::to_string(node.Mark().line + 1) + ": " + text +
+                         " cannot be represented in JSON"};
+          }
+          return json::make_number(scalar.json, alloc);
+        case ScalarType::String:
+          return json::make_string(text, alloc);
+      }
+      return json::Value();
+    }
+    case YAML::NodeType::Sequence: {
+      json::Value array(rapidjson::kArrayType);
+      array.Reserve(static_cast<rapidjson::SizeType>(node.size()), alloc);
+      for (const auto& item : node) {
+        auto v = to_json(item, alloc);
+        if (!v) return v.error();
+        array.PushBack(v.value(), alloc);
+      }
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      json::Value object(rapidjson::kObjectType);
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return Error{"line " + std::to_string(kv.first.Mark().line + 1) +
+                       ": a mapping key must be a scalar"};
+        }
+        auto v = to_json(kv.second, alloc);
+        if (!v) return v.error();
+        json::Value key = json::make_string(kv.first.Scalar(), alloc);
+        if (json::Value* existing = json::member(object, kv.first.Scalar())) {
+          *existing = v.value();  // a repeated key: the last one wins, as in Kubernetes
+        } else {
+          object.AddMember(key, v.value(), alloc);
+        }
+      }
+      return object;
+    }
+  }
+  return json::Value();
+}
+
+Result<std::vector<json::Document>> load_all(std::string_view text) {
+  std::vector<json::Document> docs;
+  try {
+    for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
+      if (node.IsNull()) continue;
+      json::Document doc;
+      auto v = to_json(node, doc.GetAllocator());
+      if (!v) return v.error();
+      static_cast<json::Value&>(doc) = v.value();
+      docs.push_back(std::move(doc));
+    }
+  } catch (const YAML::Exception& e) {
+    return Error{"invalid YAML: line " + std::to_string(e.mark.line + 1) + ": " + e.msg};
+  }
+  return docs;
+}
+
+namespace {
+
+bool fits_literal_block(std::string_view s) {
+  if (s.size() < 2 || s.back() != '\n' || s[s.size() - 2] == '\n') return false;
+  if (s.front() == ' ' || s.front() == '\n') return false;
+  char prev = '\0';
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\n') || u == 0x7F) return false;
+    if (c == '\n' && prev == ' ') return false;
+    prev = c;
+  }
+  return true;
+}
+
+void emit(YAML::Emitter& out, const json::Value& v) {
+  if (v.IsObject()) {
+    if (v.MemberCount() == 0) {
+      out << YAML::Flow << YAML::BeginMap << YAML::EndMap;
+      return;
+    }
+    out << YAML::BeginMap;
+    for (const auto& m : v.GetObject()) {
+      out << YAML::Key;
+      emit(out, m.name);
+      out << YAML::Value;
+      emit(out, m.value);
+    }
+    out << YAML::EndMap;
+  } else if (v.IsArray()) {
+    if (v.Empty()) {
+      out << YAML::Flow << YAML::BeginSeq << YAML::EndSeq;
+      return;
+    }
+    out << YAML::BeginSeq;
+    for (const auto& item : v.GetArray()) emit(out, item);
+    out << YAML::EndSeq;
+  } else if (json::is_number(v)) {
+    out << std::string(json::number_text(v));
+  } else if (v.IsString()) {
+    const std::string s(json::str(v));
+    if (fits_literal_block(s)) {
+      out << YAML::Literal << s;
+    } else if (s.empty() || resolve_plain(s).type != ScalarType::String) {
+      out << YAML::DoubleQuoted << s;
+    } else {
+      out << s;
+    }
+  } else if (v.IsBool()) {
+    out << (v.GetBool() ? "true" : "false");
+  } else {
+    out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+std::string to_yaml(const json::Value& value) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out.SetSeqFormat(YAML::Block);
+  emit(out, value);
+  std::string text = out.c_str();
+  text.push_back('\n');
+  return text;
+}
+
+}  // namespace nodealloc::yaml

@@ -1,0 +1,38 @@
+// Walking an Argo object: where its templates are, their names, and who calls whom (spec §1, §5).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.hpp"
+
+namespace nodealloc {
+
+enum class ArgoKind { Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow };
+std::optional<ArgoKind> argo_kind(std::string_view kind);
+
+struct TemplateNode {
+  const json::Value* value = nullptr;  // the template object
+  std::string path;                    // its JSON Pointer, e.g. "/spec/templates/3"
+  std::string name;                    // inline: "<caller>/<step or task>"
+  std::vector<std::size_t> callers;    // indices of the steps/dag templates that call it
+};
+
+struct WorkflowView {
+  const json::Value* spec = nullptr;    // the workflow spec: /spec, or /spec/workflowSpec
+  std::vector<TemplateNode> templates;  // document order; an inline one right after its caller
+};
+
+// The object's templates. Empty when it has none (e.g. a workflowTemplateRef Workflow).
+WorkflowView walk(const json::Value& object, ArgoKind kind);
+
+// The annotation value on metadata (or on a template's metadata), or nullptr.
+const json::Value* annotation(const json::Value& object, std::string_view key);
+bool is_opted_out(const json::Value& object);  // node-allocator.io/skip: "true"
+
+inline constexpr std::string_view kSkipAnnotation = "node-allocator.io/skip";
+inline constexpr std::string_view kPlacementAnnotation = "node-allocator.io/placement";
+
+}  // namespace nodealloc
