@@ -29,6 +29,7 @@ RUN apt-get update \
 COPY --from=build /out/bin/argo-node-allocator /usr/local/bin/argo-node-allocator
 # The example policy as a default; in Kubernetes the ConfigMap is mounted over this directory.
 COPY examples/policy.yaml /etc/node-allocator/policy/policy.yaml
+# (debian:12-slim keeps coreutils: the Deployment's preStop hook runs /bin/sleep.)
 # Fails the build if a shared library is missing from this stage.
 RUN /usr/local/bin/argo-node-allocator version
 USER 65532:65532

@@ -99,6 +99,7 @@ class TestValuesSchema(unittest.TestCase):
             ("certificate.mode", "self-signed"),
             ("server.logFormat", "xml"),
             ("server.logLevel", "verbose"),
+            ("server.timeouts.body", "3 seconds"),
             ("replicaCount", 0),
             ("replicaCount", "2"),
             ("metrics.port", 8443),
@@ -218,13 +219,15 @@ class TestChartMatchesBaseTextually(unittest.TestCase):
         self.assertEqual(self.values["resources"], c["resources"])
         self.assertInText(f"- name: {c['name']}", t)
         for arg in c["args"]:
-            if arg not in ("json", "info", "10", "0.0.0.0:9090"):   # those come from values
+            if arg not in ("json", "info", "10", "0.0.0.0:9090", "2s", "3s"):   # those come from values
                 self.assertInText(f"- {arg}", t)
         _, flags = D.args_to_flags(c["args"])
         self.assertEqual(self.values["server"]["logFormat"], flags["--log-format"])
         self.assertEqual(self.values["server"]["logLevel"], flags["--log-level"])
         self.assertEqual(str(self.values["server"]["shutdownGraceSeconds"]), flags["--shutdown-grace"])
         self.assertEqual(f"0.0.0.0:{self.values['metrics']['port']}", flags["--metrics-listen"])
+        for key, value in self.values["server"]["timeouts"].items():
+            self.assertEqual(value, flags[f"--{key}-timeout"])
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             get = c[probe]["httpGet"]
             self.assertInText(f"{probe}:\n            httpGet:\n              path: {get['path']}\n"

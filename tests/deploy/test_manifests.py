@@ -119,8 +119,15 @@ class BaseChecks:
         self.assertEqual(ports, {"https": 8443, "metrics": 9090})
         self.assertEqual(flags["--listen"], "0.0.0.0:8443")
         self.assertEqual(flags["--metrics-listen"], "0.0.0.0:9090")
-        self.assertLess(int(flags["--shutdown-grace"]),
+        pre_stop = c["lifecycle"]["preStop"]["exec"]["command"]
+        self.assertEqual(pre_stop[0], "/bin/sleep")
+        self.assertLess(int(flags["--shutdown-grace"]) + int(pre_stop[1]),
                         D.pod_spec(self.deployment())["terminationGracePeriodSeconds"])
+        # Every per-request phase stays well below the webhook's timeoutSeconds.
+        timeout = D.one(self.docs, "MutatingWebhookConfiguration")["webhooks"][0]["timeoutSeconds"]
+        for f in ("--handshake-timeout", "--header-timeout", "--body-timeout", "--write-timeout"):
+            self.assertRegex(flags[f], r"^\d+s$")
+            self.assertLess(int(flags[f][:-1]), timeout, f)
 
     def test_args_match_serve_help(self):
         help_flags = D.serve_help_flags()
