@@ -1,0 +1,277 @@
+#include "server/https_session.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <optional>
+
+#include "server/listener_impl.hpp"
+#include "server/policy_store.hpp"
+
+namespace nodealloc::server {
+
+namespace {
+
+namespace ssl = net::ssl;
+namespace http = beast::http;
+
+constexpr std::size_t kFirstReadSize = 4096;
+constexpr auto kCloseTimeout = std::chrono::seconds(2);  // TLS close_notify and lingering close
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+bool iequals(std::string_view a, std::string_view b) {
+  return beast::iequals(a, b);
+}
+
+class HttpsSession final : public Connection, public std::enable_shared_from_this<HttpsSession> {
+ public:
+  HttpsSession(tcp::socket&& socket, HttpsShared& shared, std::shared_ptr<ssl::context> context)
+      : shared_(shared), context_(std::move(context)), stream_(std::move(socket), *context_) {}
+
+  ~HttpsSession() override {
+    if (in_request_) shared_.metrics.request_finished();
+    shared_.tracker.remove(this);
+    shared_.metrics.connection_closed();
+  }
+
+  void start() {
+    shared_.metrics.connection_opened();
+    shared_.tracker.add(this, weak_from_this());
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->handshake(); });
+  }
+
+  void shut_down() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (self->waiting_) beast::get_lowest_layer(self->stream_).cancel();
+    });
+  }
+
+ private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const Config& config() const { return shared_.config; }
+
+  void handshake() {
+    if (shared_.tracker.stopping()) return;  // accepted just as the server stopped
+    waiting_ = true;
+    lowest().expires_after(steady(config().handshake_timeout));
+    stream_.async_handshake(
+        ssl::stream_base::server,
+        beast::bind_front_handler(&HttpsSession::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(beast::error_code ec) {
+    waiting_ = false;
+    if (ec) {
+      if (ec == beast::error::timeout) shared_.metrics.timed_out(TimeoutStage::Handshake);
+      shared_.metrics.handshake_failed();
+      shared_.log.debug("TLS handshake failed", {{"error", ec.message()}});
+      return;
+    }
+    wait_for_request(true);
+  }
+
+  // Waits for the first byte of the next request: an idle connection, which shutdown may close.
+  void wait_for_request(bool first) {
+    if (stopping_ || shared_.tracker.stopping()) return close();
+    if (buffer_.size() > 0) return read_header();  // pipelined
+    waiting_ = true;
+    first_ = first;
+    lowest().expires_after(steady(first ? config().header_timeout : config().idle_timeout));
+    stream_.async_read_some(
+        buffer_.prepare(kFirstReadSize),
+        beast::bind_front_handler(&HttpsSession::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t n) {
+    waiting_ = false;
+    if (ec) {
+      if (ec == beast::error::timeout) {
+        shared_.metrics.timed_out(first_ ? TimeoutStage::Header : TimeoutStage::Idle);
+      }
+      return;  // closed by the peer, idle too long, or shut down
+    }
+    buffer_.commit(n);
+    read_header();
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
+    parser_->body_limit(config().max_body_bytes);
+    auto& body = parser_->get().body();
+    body.swap(spare_body_);  // reuse this connection's body buffer
+    body.clear();
+    begin_request();
+    lowest().expires_after(steady(config().header_timeout));
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpsSession::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec, TimeoutStage::Header);
+    started_ = std::chrono::steady_clock::now();
+    auto& req = parser_->get();
+    const Handler handler = route_of(req.target());
+    if (const auto length = parser_->content_length();
+        length && *length > config().max_body_bytes) {
+      return reply_and_close(text_response(413, "request body too large", handler));
+    }
+    if (parser_->is_done()) return handle();
+    if (iequals(req[http::field::expect], "100-continue")) {
+      // Refuse before the body is sent when the header already decides.
+      auto early = shared_.router.check_header(req.method_string(), req.target(),
+                                               req[http::field::content_type]);
+      if (early.status != 0) return reply_and_close(std::move(early));
+      lowest().expires_after(steady(config().write_timeout));
+      return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
+                              [self = shared_from_this()](beast::error_code e, std::size_t) {
+                                if (e) return;
+                                self->read_body();
+                              });
+    }
+    read_body();
+  }
+
+  void read_body() {
+    lowest().expires_after(steady(config().body_timeout));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec) return on_read_error(ec, TimeoutStage::Body);
+    handle();
+  }
+
+  void on_read_error(beast::error_code ec, TimeoutStage stage) {
+    if (ec == beast::error::timeout) {
+      shared_.metrics.timed_out(stage);
+      shared_.log.debug("request timed out",
+                        {{"stage", stage == TimeoutStage::Header ? "header" : "body"}});
+      return;  // the stream is closed already
+    }
+    const Handler handler = parser_ ? route_of(parser_->get().target()) : Handler::Other;
+    if (ec == http::error::body_limit) {
+      return reply_and_close(text_response(413, "request body too large", handler));
+    }
+    if (ec == http::error::header_limit) {
+      return reply_and_close(text_response(431, "request header too large", Handler::Other));
+    }
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message ||
+        ec == net::error::eof || ec == net::ssl::error::stream_truncated ||
+        ec == net::error::operation_aborted || ec == net::error::connection_reset) {
+      return;  // the peer went away
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      return reply_and_close(
+          text_response(400, "malformed HTTP request: " + ec.message(), Handler::Other));
+    }
+    shared_.log.debug("read failed", {{"error", ec.message()}});
+  }
+
+  void handle() {
+    auto& req = parser_->get();
+    const Request request{req.method_string(), req.target(), req[http::field::content_type],
+                          req.body()};
+    Response response = shared_.router.handle(request, policy_, started_);
+    const bool keep_alive = req.keep_alive() && !stopping_ && !shared_.tracker.stopping();
+    send(std::move(response), keep_alive, false);
+  }
+
+  void reply_and_close(Response response) { send(std::move(response), false, true); }
+
+  void send(Response response, bool keep_alive, bool linger) {
+    keep_alive_ = keep_alive;
+    linger_ = linger;
+    shared_.metrics.http_response(response.handler, response.status);
+    res_.clear();
+    res_.result(static_cast<unsigned>(response.status));
+    res_.version(11);
+    res_.set(http::field::content_type, response.content_type);
+    if (!response.allow.empty()) res_.set(http::field::allow, response.allow);
+    res_.body() = std::move(response.body);
+    res_.keep_alive(keep_alive);
+    res_.prepare_payload();
+    lowest().expires_after(steady(config().write_timeout));
+    http::async_write(stream_, res_,
+                      beast::bind_front_handler(&HttpsSession::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    end_request();
+    if (ec) {
+      if (ec == beast::error::timeout) shared_.metrics.timed_out(TimeoutStage::Write);
+      return;
+    }
+    if (linger_) return linger();
+    if (!keep_alive_) return close();
+    spare_body_.swap(parser_->get().body());
+    wait_for_request(false);
+  }
+
+  // After an answer sent before the request was read to its end: read and drop what the peer
+  // still sends for a moment, so closing does not reset the connection under the answer.
+  void linger() {
+    buffer_.clear();
+    lowest().expires_after(kCloseTimeout);
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (!ec) self->linger();
+                            });
+  }
+
+  // Sends close_notify; waits a moment for the peer's.
+  void close() {
+    lowest().expires_after(kCloseTimeout);
+    stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+      beast::error_code ignored;
+      self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    });
+  }
+
+  void begin_request() {
+    if (!in_request_) shared_.metrics.request_started();
+    in_request_ = true;
+  }
+  void end_request() {
+    if (in_request_) shared_.metrics.request_finished();
+    in_request_ = false;
+  }
+
+  HttpsShared& shared_;
+  std::shared_ptr<ssl::context> context_;  // outlives stream_
+  ssl::stream<beast::tcp_stream> stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string spare_body_;
+  http::response<http::string_body> res_;
+  PolicyCache policy_;
+  std::chrono::steady_clock::time_point started_;
+  bool waiting_ = false;  // handshake or waiting for a request's first byte
+  bool first_ = true;
+  bool stopping_ = false;
+  bool keep_alive_ = true;
+  bool linger_ = false;
+  bool in_request_ = false;
+};
+
+}  // namespace
+
+void start_https_session(Listener::Socket& socket, HttpsShared& shared) {
+  auto context = shared.tls.load();
+  std::make_shared<HttpsSession>(std::move(socket.socket), shared, std::move(context))->start();
+}
+
+}  // namespace nodealloc::server
