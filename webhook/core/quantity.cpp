@@ -215,18 +215,21 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
     precision = 18 - static_cast<std::int64_t>(num_len) - denom_len;
   }
 
-  // The fast path: the value fits an int64 at a scale of at least nano.
-  if (precision >= 0 && scale - denom_len >= -9) {
-    scale -= denom_len;
+  // The fast path: the value fits an int64 at a scale of at least nano. Go computes the
+  // shifted scale in int32, so "1.5e2147483648" (exponent wrapped to -2^31) wraps back up.
+  const auto shifted_scale = static_cast<std::int32_t>(static_cast<std::uint32_t>(scale) -
+                                                       static_cast<std::uint32_t>(denom_len));
+  if (precision >= 0 && shifted_scale >= -9) {
     const Int value = digits_to_int(parts->num, parts->denom);  // at most 18 digits
     const Int product = value * mantissa;
     if (product <= std::numeric_limits<std::int64_t>::max()) {
-      Int nanos = scale_up(product, scale + 9);
+      Int nanos = scale_up(product, std::int64_t{shifted_scale} + 9);
       return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
     }
   }
 
-  // The slow path (inf.Dec): the value as written, rounded up to 1n, capped at 2^63-1.
+  // The slow path (inf.Dec): the value as written, rounded up to 1n; a BinarySI value is
+  // capped at 2^63-1, a decimal one is not (it saturates like the fast path).
   const std::string_view value = parts->value;
   std::size_t digits = 0;
   std::size_t frac = 0;
@@ -249,7 +252,7 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
   if (unscaled.is_zero()) {
     nanos = 0;
   } else if (exp10 >= 0) {
-    nanos = exp10 > 40 ? cap : Int(unscaled * pow10(exp10));
+    nanos = scale_up(unscaled, exp10);
   } else if (-exp10 > static_cast<std::int64_t>(digits) + 20) {
     nanos = 1;  // 0 < value < 1n: rounded up
   } else {
@@ -257,7 +260,8 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
     nanos = unscaled / divisor;
     if (nanos * divisor != unscaled) nanos += 1;
   }
-  if (nanos > cap) nanos = cap;
+  if (suffix->format == Format::BinarySI && nanos > cap) nanos = cap;
+  if (nanos > saturation_bound()) nanos = saturation_bound();
   return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
 }
 
