@@ -108,6 +108,27 @@ class S6PatchAndAnnotation(ReviewCase):
                 self.assertNoPatch(again)
                 self.assertEqual(again.annotation(), ans.annotation())
 
+    def test_s6_null_fields_replaced_whole(self):
+        wf = workflow(ctr("a", nodeSelector=None, tolerations=None),
+                      ctr("g", None, {"nvidia.com/gpu": "1"}, tolerations=None, nodeSelector=None),
+                      ctr("m", metadata=None, affinity=None), annotations=None)
+        for policy in (BASE, MERGE):
+            with self.subTest(policy=policy["existingPlacement"]):
+                ans = self.review(policy, wf)
+                self.assertPlaced(ans, {f"{T}/0/nodeSelector": NS_SMALL,
+                                        f"{T}/1/nodeSelector": NS_GPU,
+                                        f"{T}/1/tolerations": [GPU_TOLERATION],
+                                        f"{T}/2/nodeSelector": NS_SMALL},
+                                  {"a": "small", "g": "gpu", "m": "small"})
+
+    def test_s6_odd_shapes_do_not_break_the_answer(self):
+        wf = workflow(ctr("a"), steps("s", [[("x", "a")]]), {"name": "n", "steps": None},
+                      {"name": "d", "dag": {"tasks": None}}, {"name": "e", "steps": [None, [None]]},
+                      {"name": "f", "dag": {"tasks": [{"name": "t", "inline": None}]}},
+                      steps("missing", [[("x", "no-such-template")]]))
+        ans = self.review(BASE, wf)
+        self.assertPlaced(ans, {f"{T}/0/nodeSelector": NS_SMALL}, {"a": "small"})
+
     def test_s6_patch_targets_cronworkflow_spec(self):
         wf = workflow(ctr("g", None, {"nvidia.com/gpu": "1"}), kind="CronWorkflow",
                       spec={"tolerations": [{"key": "k", "operator": "Exists"}]})
@@ -135,6 +156,17 @@ class S6Warnings(ReviewCase):
                                   ("t-last", "invalid")])
         self.assertPlaced(ans, {f"{T}/1/steps/1/0/inline/nodeSelector": NS_SMALL},
                           {"main/s3": "small"})
+
+    def test_s6_nested_inline_warnings_depth_first(self):
+        inner = {"name": "o", "steps": [[{"name": "x", "inline": {"container": {
+            "image": "a", "resources": {"requests": {"cpu": "100"}}}}}]]}
+        wf = workflow(ctr("first", {"cpu": "50"}),
+                      steps("main", [[("s1", inner), ("s2", ctr("y", {"cpu": "200"}))]]),
+                      ctr("z", {"cpu": "300"}))
+        ans = self.review(BASE, wf)
+        self.assertNoPatch(ans)
+        self.assertWarnings(ans, [("first", "no-fit"), ("main/s1/x", "no-fit"),
+                                  ("main/s2", "no-fit"), ("z", "no-fit")])
 
     def test_s6_warnings_short_and_clean(self):
         wf = workflow(ctr("big", {"cpu": "100", "memory": "1Pi", "nvidia.com/gpu": "64"}))

@@ -195,7 +195,51 @@ class S5MergeReplace(ReviewCase):
         self.assertWarnings(ans, [("a", "override", ["node-pool"])])
 
 
+    def test_s5_merge_own_nodeselector_needs_no_inherited_one(self):
+        # Merge keeps an own nodeSelector, so callers that disagree do not matter for it;
+        # Replace drops it and must inherit, so they do. Caller tolerations still conflict
+        # for a pool with tolerations when the template has none of its own (every mode).
+        wf = workflow(steps("one", [[("a", "leaf"), ("b", "g")]], nodeSelector={"zone": "1"},
+                            tolerations=[TOL_A]),
+                      steps("two", [[("a", "leaf"), ("b", "g")]], nodeSelector={"zone": "2"},
+                            tolerations=[TOL_B]),
+                      ctr("leaf", nodeSelector={"own": "x"}),
+                      ctr("g", None, GPU, nodeSelector={"own": "y"}))
+        ans = self.review(MERGE, wf)
+        self.assertPlaced(ans, {f"{T}/2/nodeSelector": sel(own="x")}, {"leaf": "small"})
+        self.assertWarnings(ans, [("g", "conflicting-callers")])
+        ans = self.review(REPLACE, wf)
+        self.assertNoPatch(ans)
+        self.assertWarnings(ans, [("leaf", "conflicting-callers"), ("g", "conflicting-callers")])
+
+    def test_s5_one_override_warning_per_key(self):
+        wf = workflow(ctr("g", None, GPU),
+                      spec={"nodeSelector": {"node-pool": "x", "nvidia.com/gpu.present": "false",
+                                             "zone": "z"}})
+        ans = self.review(BASE, wf)
+        self.assertPlaced(ans, {f"{T}/0/nodeSelector": dict(zone="z", **NS_GPU),
+                                f"{T}/0/tolerations": [GPU_TOLERATION]}, {"g": "gpu"})
+        self.assertEqual(len(ans.warnings), 2, ans.warnings)
+        self.assertWarnings(ans, [("g", "override"), ("g", "override")])
+        self.assertEqual(sorted("nvidia.com/gpu.present" in w for w in ans.warnings),
+                         [False, True])
+
+    def test_s9_inline_template_is_caller_of_named_template(self):
+        outer = {"name": "o", "nodeSelector": {"zone": "z1"},
+                 "steps": [[{"name": "x", "template": "leaf"}]]}
+        wf = workflow(steps("main", [[("outer", outer)]]), ctr("leaf"))
+        self.assertNoPatch(self.review(BASE, wf))
+        ans = self.review(MERGE, wf)
+        self.assertPlaced(ans, {f"{T}/1/nodeSelector": sel(zone="z1")}, {"leaf": "small"})
+
+
 class S5Tolerations(ReviewCase):
+
+    def test_s5_empty_own_tolerations_use_inherited(self):
+        wf = workflow(ctr("g", None, GPU, tolerations=[]), spec={"tolerations": [TOL_A]})
+        ans = self.review(BASE, wf)
+        self.assertPlaced(ans, {f"{T}/0/nodeSelector": NS_GPU,
+                                f"{T}/0/tolerations": [TOL_A, GPU_TOLERATION]}, {"g": "gpu"})
 
     def test_s5_pool_tolerations_added(self):
         wf = workflow(ctr("g", None, GPU))

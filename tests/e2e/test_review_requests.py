@@ -282,6 +282,39 @@ class S3Quantities(ReviewCase):
                              warnings=[("t3", "no-fit"), ("t4", "no-fit")])
         self.assertEqual(got, ["huge", "huge", "huge", None, None])
 
+    def test_s3_quantities_within_64_bits_exact(self):
+        pools = [pool("tiny", {"memory": "9223372036854775806"}), pool("big", {"memory": "1e30"})]
+        got = self.placed_on(pools, [{"memory": "9223372036854775806"},
+                                     {"memory": "9223372036854775807"},
+                                     {"memory": "9223372036854775806001m"}])
+        self.assertEqual(got, ["tiny", "big", "big"])
+
+    # BUG: quantities needing more than 64 bits (or ~19 significant digits) are compared
+    # inexactly (2^63 fits a capacity of 2^63 - 1; 1e20 + 1 fits 1e20), as doubles would.
+    @unittest.expectedFailure
+    def test_s3_quantities_beyond_64_bits_compared_exactly(self):
+        pools = [pool("tiny", {"memory": "9223372036854775807"}), pool("big", {"memory": "1e30"})]
+        got = self.placed_on(pools, [{"memory": "9223372036854775807"},
+                                     {"memory": "9223372036854775808"},
+                                     {"memory": "9223372036854775807001m"},
+                                     {"memory": "10000000000000000001"}])
+        self.assertEqual(got, ["tiny", "big", "big", "big"])
+        pools = [pool("tiny", {"memory": "1e20"}), pool("big", {"memory": "1e30"})]
+        got = self.placed_on(pools, [{"memory": "1e20"}, {"memory": "100000000000000000001"},
+                                     {"memory": "100000000000000000000.5"},
+                                     {"memory": "1.00000000000000000001e20"},
+                                     {"memory": raw("100000000000000000001")}])
+        self.assertEqual(got, ["tiny", "big", "big", "big", "big"])
+
+    # BUG: a JSON number outside the range of a double (a legal, huge quantity) makes the
+    # whole review "invalid JSON" (exit 2) instead of a no-fit warning.
+    @unittest.expectedFailure
+    def test_s3_json_number_beyond_double_range(self):
+        ans = self.review(BASE, workflow(ctr("huge", {"cpu": raw("1e400")}), ctr("ok")),
+                          cross=False)
+        self.assertPlaced(ans, {f"{T}/1/nodeSelector": NS_SMALL}, {"ok": "small"})
+        self.assertWarnings(ans, [("huge", "no-fit", ["cpu"])])
+
     def test_s9_huge_request_no_fit(self):
         ans = self.review(BASE, workflow(ctr("huge", {"memory": "1e100"}),
                                          ctr("huge-num", {"cpu": raw("1e100")})))
