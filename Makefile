@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Build and test tools, all Debian 12 packages.
 DEB_BUILD := cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev \
              libspdlog-dev doctest-dev openssl
-DEB_TEST  := python3 python3-jsonpatch python3-jsonschema python3-yaml curl
+DEB_TEST  := python3 python3-jsonpatch python3-jsonschema python3-yaml curl golang-go
 DEB_BENCH := nghttp2-client nginx libnginx-mod-http-echo valgrind
 DEB_FUZZ  := clang libclang-rt-14-dev
 

@@ -1,6 +1,7 @@
 #include "core/placement.hpp"
 
 #include <boost/multiprecision/cpp_int.hpp>
+#include <unordered_set>
 
 #include "core/template_request.hpp"
 
@@ -149,6 +150,7 @@ class Planner {
     if (is_opted_out(object_)) return plan;
     auto& alloc = plan.patch.allocator();
     Value placements(rapidjson::kObjectType);
+    std::unordered_set<std::string_view> placed_names;  // the annotation names each template once
     std::string no_fit;
     std::size_t no_fit_count = 0;
     plan.templates.reserve(view_.templates.size());
@@ -156,7 +158,7 @@ class Planner {
       TemplateOutcome outcome{node.name, decide(node, plan.patch), {}};
       if (outcome.reason == Reason::Placed) {
         outcome.pool = chosen_->name;
-        if (json::member(placements, node.name) == nullptr) {
+        if (placed_names.insert(node.name).second) {
           placements.AddMember(json::make_string(node.name, alloc),
                                json::make_string(chosen_->name, alloc), alloc);
         }

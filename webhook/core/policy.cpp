@@ -20,7 +20,13 @@ class Loader {
   PolicyErrors errors;
 
   void fail(const YAML::Node& at, std::string field, std::string message) {
-    errors.push_back({line_of(at), std::move(field), std::move(message)});
+    int line = line_of(at);
+    // yaml-cpp marks an empty value ("nodeSelector:" then a new line) at the next token: name
+    // the line of its key instead.
+    for (const auto& [value, key_line] : empty_values_) {
+      if (value.is(at)) line = key_line;
+    }
+    errors.push_back({line, std::move(field), std::move(message)});
   }
 
   // Checks that `node` is a map whose keys are all in `known`, each once.
@@ -32,6 +38,7 @@ class Loader {
     }
     std::set<std::string, std::less<>> seen;
     for (const auto& kv : node) {
+      if (kv.second.IsNull()) empty_values_.emplace_back(kv.second, line_of(kv.first));
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
       const std::string sub = field.empty() ? key : field + "." + key;
       bool ok = false;
@@ -281,6 +288,8 @@ class Loader {
   }
 
  private:
+  std::vector<std::pair<YAML::Node, int>> empty_values_;  // null values and their keys' lines
+
   void expect(const YAML::Node& root, const char* key, std::string_view wanted) {
     const YAML::Node node = root[key];
     if (!node) {

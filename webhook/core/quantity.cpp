@@ -220,11 +220,16 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
   const auto shifted_scale = static_cast<std::int32_t>(static_cast<std::uint32_t>(scale) -
                                                        static_cast<std::uint32_t>(denom_len));
   if (precision >= 0 && shifted_scale >= -9) {
-    const Int value = digits_to_int(parts->num, parts->denom);  // at most 18 digits
-    const Int product = value * mantissa;
-    if (product <= std::numeric_limits<std::int64_t>::max()) {
-      Int nanos = scale_up(product, std::int64_t{shifted_scale} + 9);
-      return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
+    scale = shifted_scale;
+    std::uint64_t value = 0;  // at most 18 digits
+    for (std::string_view part : {parts->num, parts->denom}) {
+      for (char c : part) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    std::uint64_t product = 0;
+    if (!__builtin_mul_overflow(value, mantissa, &product) &&
+        product <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      Int nanos = scale_up(Int(product), scale + 9);
+      return Quantity::from_nanos(parts->positive ? std::move(nanos) : Int(-nanos));
     }
   }
 
@@ -296,7 +301,9 @@ std::string Quantity::to_string() const {
   if (nanos_ % billion == 0) {
     const Int units = nanos_ / billion;
     static constexpr std::array<std::string_view, 6> kBinary{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-    for (int i = 5; i >= 0; --i) {
+    // A binary suffix reads back capped at 2^63-1 units ("12E" is not "11444091796875Mi").
+    const bool binary_exact = abs(units) <= std::numeric_limits<std::int64_t>::max();
+    for (int i = 5; binary_exact && i >= 0; --i) {
       const Int factor = Int(1) << (10 * (i + 1));
       if (units % factor == 0) return with_suffix(units / factor, kBinary[static_cast<size_t>(i)]);
     }

@@ -34,6 +34,29 @@ std::string shorten(std::string_view s) {
   return std::string(s.substr(0, cut)) + "...";
 }
 
+// Where a value is, for messages: pieces joined only when a message is written, so the
+// common path (nothing wrong) allocates nothing for it.
+class Where {
+ public:
+  Where(std::string_view a, std::string_view b = {}, std::string_view c = {}) : parts_{a, b, c} {}
+  Where with(std::string_view a, std::string_view b = {}) const {
+    Where w = *this;
+    for (std::string_view piece : {a, b}) {
+      if (w.size_ < w.parts_.size()) w.parts_[w.size_++] = piece;
+    }
+    return w;
+  }
+  std::string str() const {
+    std::string s;
+    for (std::size_t i = 0; i < size_; ++i) s += parts_[i];
+    return s;
+  }
+
+ private:
+  std::array<std::string_view, 7> parts_{};
+  std::size_t size_ = 3;
+};
+
 // The first reason of each kind; unresolvable wins over invalid (spec §9).
 struct Problems {
   std::string unresolvable;
@@ -45,11 +68,11 @@ struct Problems {
     if (invalid.empty()) invalid = std::move(detail);
   }
   // A value that should have been a map or list: a "{{...}}" string is unresolvable.
-  void not_a(const Value& v, std::string_view what, const std::string& where) {
+  void not_a(const Value& v, std::string_view what, const Where& where) {
     if (json::is_string(v) && has_expression(json::str(v))) {
-      unresolved(where + " is \"" + shorten(json::str(v)) + "\"");
+      unresolved(where.str() + " is \"" + shorten(json::str(v)) + "\"");
     } else {
-      bad(where + " is not " + std::string(what));
+      bad(where.str() + " is not " + std::string(what));
     }
   }
 };
@@ -68,12 +91,12 @@ void erase(Entries& entries, std::string_view key) {
   std::erase_if(entries, [&](const auto& e) { return e.first == key; });
 }
 
-std::string container_where(const Container& c) {
-  return std::string(c.init ? "initContainer \"" : "container \"") + std::string(c.name) + "\"";
+Where container_where(const Container& c) {
+  return {c.init ? "initContainer \"" : "container \"", c.name, "\""};
 }
 
 // Reads a requests or limits map. An absent or null map is empty.
-void read_entries(const Value* map, Entries& out, Problems& problems, const std::string& where) {
+void read_entries(const Value* map, Entries& out, Problems& problems, const Where& where) {
   if (map == nullptr || map->IsNull()) return;
   if (!map->IsObject()) {
     problems.not_a(*map, "a map", where);
@@ -82,16 +105,16 @@ void read_entries(const Value* map, Entries& out, Problems& problems, const std:
   for (const auto& m : map->GetObject()) set(out, json::str(m.name), &m.value);
 }
 
-void read_resources(const Value* resources, Container& c, Problems& problems,
-                    const std::string& where) {
+void read_resources(const Value* resources, Container& c, Problems& problems, const Where& where) {
   if (resources == nullptr || resources->IsNull()) return;
   if (!resources->IsObject()) {
-    problems.not_a(*resources, "a map", where + " resources");
+    problems.not_a(*resources, "a map", where.with(" resources"));
     return;
   }
   read_entries(json::member(*resources, "requests"), c.requests, problems,
-               where + " resources.requests");
-  read_entries(json::member(*resources, "limits"), c.limits, problems, where + " resources.limits");
+               where.with(" resources.requests"));
+  read_entries(json::member(*resources, "limits"), c.limits, problems,
+               where.with(" resources.limits"));
 }
 
 std::string_view name_of(const Value& c) {
@@ -103,7 +126,7 @@ void add_containers(const Value* list, bool init, std::string_view field,
                     std::vector<Container>& out, Problems& problems) {
   if (list == nullptr || list->IsNull()) return;
   if (!list->IsArray()) {
-    problems.not_a(*list, "a list", std::string(field));
+    problems.not_a(*list, "a list", Where(field));
     return;
   }
   for (const auto& c : list->GetArray()) {
@@ -122,16 +145,17 @@ std::vector<Container> containers_of(const Value& tmpl, Problems& problems) {
     const Value* main = json::member(tmpl, field);
     if (main == nullptr || main->IsNull()) continue;
     if (!main->IsObject()) {
-      problems.not_a(*main, "an object", std::string(field));
+      problems.not_a(*main, "an object", Where(field));
       break;
     }
     out.push_back({"main", false, {}, {}});
-    read_resources(json::member(*main, "resources"), out.back(), problems, "container \"main\"");
+    read_resources(json::member(*main, "resources"), out.back(), problems,
+                   Where("container \"main\""));
     break;
   }
   if (const Value* set = json::member(tmpl, "containerSet"); set != nullptr && !set->IsNull()) {
     if (!set->IsObject()) {
-      problems.not_a(*set, "an object", "containerSet");
+      problems.not_a(*set, "an object", Where("containerSet"));
     } else {
       add_containers(json::member(*set, "containers"), false, "containerSet.containers", out,
                      problems);
@@ -204,26 +228,25 @@ void apply_patch(const Value& patch, std::vector<Container>& containers, Problem
   }
 }
 
-std::optional<Quantity> read_quantity(const Value& v, Problems& problems,
-                                      const std::string& where) {
+std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const Where& where) {
   std::string_view text;
   if (json::is_number(v)) {
     text = json::number_text(v);
   } else if (json::is_string(v)) {
     text = json::str(v);
     if (has_expression(text)) {
-      problems.unresolved(where + " is \"" + shorten(text) + "\"");
+      problems.unresolved(where.str() + " is \"" + shorten(text) + "\"");
       return std::nullopt;
     }
   } else {
-    problems.bad(where + " is not a quantity");
+    problems.bad(where.str() + " is not a quantity");
     return std::nullopt;
   }
   auto q = parse_quantity(text);
   if (!q) {
-    problems.bad(where + ": \"" + shorten(text) + "\" is not a quantity");
+    problems.bad(where.str() + ": \"" + shorten(text) + "\" is not a quantity");
   } else if (q->is_negative()) {
-    problems.bad(where + ": \"" + shorten(text) + "\" is negative");
+    problems.bad(where.str() + ": \"" + shorten(text) + "\" is negative");
     q.reset();
   }
   return q;
@@ -231,15 +254,15 @@ std::optional<Quantity> read_quantity(const Value& v, Problems& problems,
 
 // requests[r] if present, else limits[r] (Kubernetes defaults requests to limits).
 ResourceList effective(const Entries& requests, const Entries& limits, Problems& problems,
-                       const std::string& where) {
+                       const Where& where) {
   ResourceList out;
   for (const auto& [key, value] : requests) {
-    if (auto q = read_quantity(*value, problems, where + " requests." + std::string(key))) {
+    if (auto q = read_quantity(*value, problems, where.with(" requests.", key))) {
       out.insert_or_assign(std::string(key), std::move(*q));
     }
   }
   for (const auto& [key, value] : limits) {
-    auto q = read_quantity(*value, problems, where + " limits." + std::string(key));
+    auto q = read_quantity(*value, problems, where.with(" limits.", key));
     if (q && !out.contains(key)) out.emplace(std::string(key), std::move(*q));
   }
   return out;
@@ -321,18 +344,18 @@ TemplateRequest template_request(const json::Value& tmpl, const json::Value* spe
 
   // Pod-level resources replace the container-derived value for what they name.
   const Value* pod = json::member(tmpl, "podResources");
-  std::string pod_where = "podResources";
+  Where pod_where("podResources");
   if ((pod == nullptr || pod->IsNull()) && spec != nullptr) {
     pod = json::member(*spec, "podResources");
-    pod_where = "spec.podResources";
+    pod_where = Where("spec.podResources");
   }
   if (pod != nullptr && !pod->IsNull()) {
     if (!pod->IsObject()) {
       problems.not_a(*pod, "a map", pod_where);
     } else {
       Entries requests, limits;
-      read_entries(json::member(*pod, "requests"), requests, problems, pod_where + ".requests");
-      read_entries(json::member(*pod, "limits"), limits, problems, pod_where + ".limits");
+      read_entries(json::member(*pod, "requests"), requests, problems, pod_where.with(".requests"));
+      read_entries(json::member(*pod, "limits"), limits, problems, pod_where.with(".limits"));
       for (auto& [name, q] : effective(requests, limits, problems, pod_where)) {
         request.insert_or_assign(name, std::move(q));
       }

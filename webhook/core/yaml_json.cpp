@@ -41,7 +41,9 @@ std::optional<std::string> based_to_decimal(std::string_view digits, unsigned ba
   }
   if (!any) return std::nullopt;
   if (negative && v == 0) return "0";
-  return (negative ? "-" : "") + std::to_string(v);
+  std::string out = std::to_string(v);
+  if (negative) out.insert(out.begin(), '-');
+  return out;
 }
 
 // yamlStyleFloat: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? (after removing '_'),
