@@ -220,7 +220,6 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
   const auto shifted_scale = static_cast<std::int32_t>(static_cast<std::uint32_t>(scale) -
                                                        static_cast<std::uint32_t>(denom_len));
   if (precision >= 0 && shifted_scale >= -9) {
-    scale = shifted_scale;
     std::uint64_t value = 0;  // at most 18 digits
     for (std::string_view part : {parts->num, parts->denom}) {
       for (char c : part) value = value * 10 + static_cast<std::uint64_t>(c - '0');
@@ -228,7 +227,7 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
     std::uint64_t product = 0;
     if (!__builtin_mul_overflow(value, mantissa, &product) &&
         product <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      Int nanos = scale_up(Int(product), scale + 9);
+      Int nanos = scale_up(Int(product), std::int64_t{shifted_scale} + 9);
       return Quantity::from_nanos(parts->positive ? std::move(nanos) : Int(-nanos));
     }
   }
