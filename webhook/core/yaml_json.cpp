@@ -101,6 +101,9 @@ Scalar resolve_plain(std::string_view s) {
                  ".nan", ".NaN", ".NAN"})) {
     return {ScalarType::Float, ""};  // no JSON text: not representable
   }
+  // go-yaml only tries a number when the first character is a digit, a sign or '.': "_1" is
+  // a string although "1_000" is an int.
+  if (!is_digit(s[0]) && s[0] != '-' && s[0] != '+' && s[0] != '.') return {ScalarType::String, {}};
   std::string_view body = s;
   bool negative = false;
   if (!body.empty() && (body[0] == '-' || body[0] == '+')) {

@@ -1,0 +1,329 @@
+// JSON with exact number text, and YAML 1.1 <-> JSON as Kubernetes reads YAML (spec §3, §7, §9).
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/yaml_json.hpp"
+
+namespace nodealloc {
+namespace {
+
+json::Document parsed(std::string_view text) {
+  auto doc = json::parse(text);
+  REQUIRE_MESSAGE(doc.ok(), (doc.ok() ? "" : doc.error().message));
+  return std::move(doc.value());
+}
+
+std::string parse_error(std::string_view text) {
+  auto doc = json::parse(text);
+  REQUIRE_MESSAGE(!doc.ok(), "parsed: " << text);
+  return doc.error().message;
+}
+
+// "Type:json" of resolve_plain, e.g. "Int:31", "Bool:true", "String:".
+std::string typed(std::string_view plain) {
+  static constexpr const char* kNames[] = {"Null", "Bool", "Int", "Float", "String"};
+  const yaml::Scalar s = yaml::resolve_plain(plain);
+  return std::string(kNames[static_cast<int>(s.type)]) + ":" + s.json;
+}
+
+std::vector<std::string> yaml_docs_as_json(std::string_view text) {
+  auto docs = yaml::load_all(text);
+  REQUIRE_MESSAGE(docs.ok(), (docs.ok() ? "" : docs.error().message));
+  std::vector<std::string> out;
+  for (const auto& d : docs.value()) out.push_back(json::write(d));
+  return out;
+}
+
+std::string yaml_as_json(std::string_view text) {
+  auto all = yaml_docs_as_json(text);
+  REQUIRE(all.size() == 1);
+  return all.front();
+}
+
+std::string deep_array(unsigned depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+}  // namespace
+
+TEST_CASE("§3 JSON numbers keep their text (\"1e100\", \"0.10\", \"-0\")") {
+  const json::Document d =
+      parsed(R"({"a":1e100,"b":0.10,"c":-0,"d":1E+2,"e":12345678901234567890123})");
+  for (const auto& [name, text] :
+       std::vector<std::pair<const char*, const char*>>{{"a", "1e100"},
+                                                        {"b", "0.10"},
+                                                        {"c", "-0"},
+                                                        {"d", "1E+2"},
+                                                        {"e", "12345678901234567890123"}}) {
+    CAPTURE(name);
+    const json::Value* v = json::member(d, name);
+    REQUIRE(v != nullptr);
+    CHECK(json::is_number(*v));
+    CHECK_FALSE(json::is_string(*v));
+    CHECK(json::number_text(*v) == text);
+  }
+}
+
+TEST_CASE("§3 JSON: a string \"5\" is a string, not a number") {
+  const json::Document d = parsed(R"({"s":"5","n":5,"e":"","t":true,"z":null})");
+  CHECK(json::is_string(*json::member(d, "s")));
+  CHECK_FALSE(json::is_number(*json::member(d, "s")));
+  CHECK(json::str(*json::member(d, "s")) == "5");
+  CHECK(json::is_number(*json::member(d, "n")));
+  CHECK(json::is_string(*json::member(d, "e")));  // the empty string is a string
+  CHECK_FALSE(json::is_number(*json::member(d, "e")));
+  CHECK_FALSE(json::is_number(*json::member(d, "t")));
+  CHECK_FALSE(json::is_string(*json::member(d, "z")));
+  CHECK(json::member(d, "missing") == nullptr);
+  CHECK(json::member(*json::member(d, "s"), "x") == nullptr);  // not an object
+}
+
+TEST_CASE("§6 JSON: write puts numbers back raw, compact") {
+  const std::string text = R"({"a":[1e100,0.10,-0,1E+2],"b":{"c":"x\"y","d":null,"e":false}})";
+  CHECK(json::write(parsed(text)) == text);
+  CHECK(json::write(parsed("  [ 1.50 , \"1.50\" ]  ")) == R"([1.50,"1.50"])");
+  std::string out = "prefix:";
+  json::write_to(out, parsed("[3]"));
+  CHECK(out == "prefix:[3]");
+}
+
+TEST_CASE("§3 JSON: make_number gives a number that writes raw") {
+  json::Document d;
+  d.SetObject();
+  d.AddMember("n", json::make_number("2.50", d.GetAllocator()), d.GetAllocator());
+  d.AddMember("s", json::make_string("2.50", d.GetAllocator()), d.GetAllocator());
+  CHECK(json::is_number(*json::member(d, "n")));
+  CHECK(json::is_string(*json::member(d, "s")));
+  CHECK(json::write(d) == R"({"n":2.50,"s":"2.50"})");
+}
+
+TEST_CASE("§3 JSON: object_member is a non-empty object only") {
+  const json::Document d = parsed(R"({"a":{},"b":{"x":1},"c":[1],"d":"s"})");
+  CHECK(json::object_member(d, "a") == nullptr);
+  CHECK(json::object_member(d, "b") != nullptr);
+  CHECK(json::object_member(d, "c") == nullptr);
+  CHECK(json::object_member(d, "d") == nullptr);
+  CHECK(json::object_member(d, "e") == nullptr);
+}
+
+TEST_CASE("§7 JSON: invalid UTF-8 is rejected") {
+  CHECK(parse_error("\"\xff\"").rfind("invalid JSON at offset ", 0) == 0);
+  CHECK(parse_error("{\"a\":\"\xc3\x28\"}").rfind("invalid JSON at offset ", 0) == 0);
+  CHECK(parse_error("[\"\xed\xa0\x80\"]").rfind("invalid JSON at offset ", 0) == 0);  // surrogate
+  // A number mark byte inside a string can never pass for a number.
+  CHECK(parse_error("[\"\xff"
+                    "5\"]")
+            .rfind("invalid JSON", 0) == 0);
+  CHECK(json::str(*json::member(parsed("{\"k\":\"h\xc3\xa9\"}"), "k")) == "h\xc3\xa9");
+}
+
+TEST_CASE("§7 JSON: errors report the byte offset") {
+  CHECK(parse_error(R"({"a":})") == "invalid JSON at offset 5: Invalid value.");
+  CHECK(parse_error("[1,2") ==
+        "invalid JSON at offset 4: Missing a comma or ']' after an array element.");
+  CHECK(parse_error("") == "invalid JSON at offset 0: The document is empty.");
+  CHECK(parse_error("{} x") ==
+        "invalid JSON at offset 3: The document root must not be followed by other values.");
+  CHECK(parse_error("[01]").rfind("invalid JSON at offset ", 0) == 0);
+}
+
+TEST_CASE("§7 JSON: nesting deeper than kMaxDepth is refused without crashing") {
+  CHECK(json::kMaxDepth == 10000);
+  CHECK(parse_error(deep_array(json::kMaxDepth + 1)) == "JSON nested deeper than 10000 levels");
+  CHECK(parse_error(std::string(100000, '[')) == "JSON nested deeper than 10000 levels");
+  std::string objects;
+  for (unsigned i = 0; i <= json::kMaxDepth; ++i) objects += "{\"a\":";
+  objects += "1" + std::string(json::kMaxDepth + 1, '}');
+  CHECK(parse_error(objects) == "JSON nested deeper than 10000 levels");
+}
+
+TEST_CASE("§7 JSON: 1000-deep and kMaxDepth-deep nesting is accepted") {
+  const json::Document d = parsed(deep_array(1000));
+  CHECK(d.IsArray());
+  CHECK(json::write(d) == deep_array(1000));
+  CHECK(parsed(deep_array(json::kMaxDepth)).IsArray());
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: yes/no/on/off/y/n are bools") {
+  for (std::string_view t :
+       {"yes", "Yes", "YES", "on", "On", "ON", "y", "Y", "true", "True", "TRUE"}) {
+    CAPTURE(t);
+    CHECK(typed(t) == "Bool:true");
+  }
+  for (std::string_view f :
+       {"no", "No", "NO", "off", "Off", "OFF", "n", "N", "false", "False", "FALSE"}) {
+    CAPTURE(f);
+    CHECK(typed(f) == "Bool:false");
+  }
+  CHECK(typed("yEs") == "String:");
+  CHECK(typed("tRUE") == "String:");
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: ~, null and the empty scalar are null") {
+  for (std::string_view s : {"~", "null", "Null", "NULL", ""}) {
+    CAPTURE(s);
+    CHECK(typed(s) == "Null:null");
+  }
+  CHECK(typed("nULL") == "String:");
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: integers in every base") {
+  CHECK(typed("0x1F") == "Int:31");
+  CHECK(typed("0X1f") == "Int:31");
+  CHECK(typed("-0x1F") == "Int:-31");
+  CHECK(typed("0o17") == "Int:15");
+  CHECK(typed("017") == "Int:15");
+  CHECK(typed("-017") == "Int:-15");
+  CHECK(typed("0b101") == "Int:5");
+  CHECK(typed("1_000") == "Int:1000");
+  CHECK(typed("0x_1F") == "Int:31");
+  CHECK(typed("42") == "Int:42");
+  CHECK(typed("+42") == "Int:42");
+  CHECK(typed("-42") == "Int:-42");
+  CHECK(typed("0") == "Int:0");
+  CHECK(typed("-0") == "Int:-0");
+  CHECK(typed("-0x0") == "Int:0");
+  CHECK(typed("12345678901234567890123") == "Int:12345678901234567890123");
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: floats, in JSON's grammar") {
+  CHECK(typed("1.") == "Float:1");
+  CHECK(typed(".5") == "Float:0.5");
+  CHECK(typed("-.5") == "Float:-0.5");
+  CHECK(typed("+1.5") == "Float:1.5");
+  CHECK(typed("0.10") == "Float:0.10");
+  CHECK(typed("1e3") == "Float:1e3");
+  CHECK(typed("1E-3") == "Float:1e-3");
+  CHECK(typed("1.5e+10") == "Float:1.5e+10");
+  CHECK(typed("1_000.5") == "Float:1000.5");
+  CHECK(typed("007.5") == "Float:7.5");
+  // "08" is not octal: go-yaml reads it as a float 8; JSON sees 8 either way.
+  const yaml::Scalar eight = yaml::resolve_plain("08");
+  CHECK(eight.json == "8");
+  CHECK((eight.type == yaml::ScalarType::Int || eight.type == yaml::ScalarType::Float));
+  CHECK(yaml::resolve_plain("09.5").json == "9.5");
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: .inf and .nan are floats with no JSON text") {
+  for (std::string_view s : {".inf", ".Inf", "-.inf", "+.INF", ".nan", ".NaN"}) {
+    CAPTURE(s);
+    CHECK(typed(s) == "Float:");
+  }
+}
+
+TEST_CASE("§3 YAML 1.1 scalars: everything else is a string") {
+  for (std::string_view s :
+       {"hello",      "500m",  "1Gi", "1.2.3",   "0x",         "0xG",
+        "0b2",        "0o8",   "1e",  "e5",      "1e3.5",      ".",
+        "-",          "+",     "1-2", "1:30:00", "2001-12-14", "nvidia.com/gpu",
+        "yes please", "0x1F ", "_1",  "_1.5",    "_"}) {
+    CAPTURE(s);
+    CHECK(typed(s) == "String:");
+  }
+}
+
+TEST_CASE("§7 YAML: load_all reads several documents, dropping empty ones") {
+  CHECK(yaml_docs_as_json("a: 1\n---\n---\nb: [x, 2]\n...\n---\n# nothing\n") ==
+        std::vector<std::string>{R"({"a":1})", R"({"b":["x",2]})"});
+  CHECK(yaml_docs_as_json("").empty());
+  CHECK(yaml_docs_as_json("---\n").empty());
+}
+
+TEST_CASE("§7 YAML: load_all types plain scalars and keeps quoted ones as strings") {
+  CHECK(yaml_as_json(R"(plain: true
+quoted: "true"
+single: 'yes'
+num: 0.10
+snum: "0.10"
+hex: 0x1F
+oct: 017
+nul: ~
+empty:
+tagged: !!str 5
+cpu: 500m
+big: 1e100
+block: |
+  line one
+  line two
+)") == R"({"plain":true,"quoted":"true","single":"yes","num":0.10,"snum":"0.10","hex":31,)"
+       R"("oct":15,"nul":null,"empty":null,"tagged":"5","cpu":"500m","big":1e100,)"
+       R"("block":"line one\nline two\n"})");
+}
+
+TEST_CASE("§7 YAML: JSON text is YAML too") {
+  CHECK(yaml_as_json(R"({"a": [1, 2.50, "x"], "b": {"c": null}})") ==
+        R"({"a":[1,2.50,"x"],"b":{"c":null}})");
+}
+
+TEST_CASE("§7 YAML: a repeated key: the last one wins, as in Kubernetes") {
+  CHECK(yaml_as_json("a: 1\nb: 2\na: 3\n") == R"({"a":3,"b":2})");
+}
+
+TEST_CASE("§7 YAML: errors give a line") {
+  auto bad = yaml::load_all("a: 1\nb: [1, 2\nc: 3\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.rfind("invalid YAML: line ", 0) == 0);
+  auto tab = yaml::load_all("a:\n\tb: 1\n");
+  REQUIRE_FALSE(tab.ok());
+  CHECK(tab.error().message.rfind("invalid YAML: line 2: ", 0) == 0);
+  auto inf = yaml::load_all("a: 1\nb: .inf\n");
+  REQUIRE_FALSE(inf.ok());
+  CHECK(inf.error().message == "line 2: .inf cannot be represented in JSON");
+  auto key = yaml::load_all("? [a, b]\n: 1\n");
+  REQUIRE_FALSE(key.ok());
+  CHECK(key.error().message == "line 1: a mapping key must be a scalar");
+}
+
+TEST_CASE("§7 YAML: to_yaml writes block YAML that reads back the same") {
+  const std::string source =
+      R"({"kind":"Workflow","spec":{"templates":[{"name":"a","nodeSelector":{"pool":"gpu"}}],)"
+      R"("n":1e100,"f":0.10,"t":true,"z":null,"empty":{},"list":[]}})";
+  const std::string yaml = yaml::to_yaml(parsed(source));
+  CHECK(yaml == R"(kind: Workflow
+spec:
+  templates:
+    - name: a
+      nodeSelector:
+        pool: gpu
+  "n": 1e100
+  f: 0.10
+  t: true
+  z: ~
+  empty: {}
+  list: []
+)");
+  CHECK(yaml_as_json(yaml) == source);
+}
+
+TEST_CASE("§7 YAML: to_yaml quotes strings that would read back as another type") {
+  const std::string source =
+      R"(["true","yes","on","n","~","null","","5","0x1F","017","1.","1e3",".5",".inf",)"
+      R"(".nan","-1","500m","plain text","1_000","08","_1","n"])";
+  const std::string yaml = yaml::to_yaml(parsed(source));
+  CHECK(yaml_as_json(yaml) == source);
+  CHECK(yaml.find("- \"true\"\n") != std::string::npos);
+  CHECK(yaml.find("- 500m\n") != std::string::npos);  // a plain string stays plain
+  CHECK(yaml.find("- plain text\n") != std::string::npos);
+}
+
+TEST_CASE("§7 YAML: to_yaml round-trips multi-line and special strings") {
+  const std::string source =
+      R"({"script":"echo hi\necho there\n","two":"a\n\nb","trail":"x \ny\n","lead":" x\n",)"
+      R"("noeol":"a\nb","colon":"a: b","hash":"a #b","dash":"- x","quote":"\"q\"",)"
+      R"("tab":"a\tb","unicode":"h\u00e9","ctl":"a\u0001b","braces":"{{inputs.x}}"})";
+  const std::string yaml = yaml::to_yaml(parsed(source));
+  CHECK(yaml_as_json(yaml) == json::write(parsed(source)));
+  CHECK(yaml.find("script: |\n  echo hi\n  echo there\n") != std::string::npos);
+}
+
+TEST_CASE("§7 YAML: to_yaml of empty containers and scalars") {
+  CHECK(yaml::to_yaml(parsed("{}")) == "{}\n");
+  CHECK(yaml::to_yaml(parsed("[]")) == "[]\n");
+  CHECK(yaml_as_json(yaml::to_yaml(parsed(R"({"a":{},"b":[],"c":[{}],"d":[[]]})"))) ==
+        R"({"a":{},"b":[],"c":[{}],"d":[[]]})");
+}
+
+}  // namespace nodealloc
