@@ -91,7 +91,7 @@ Result<TlsContext> make_tls_context(const TlsFiles& files) {
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_num_tickets(ctx, 1);  // TLS 1.3: one resumption ticket, not two
   if (SSL_CTX_set_cipher_list(ctx, kCiphers12) != 1 ||
       SSL_CTX_set_ciphersuites(ctx, kCiphers13) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
