@@ -245,8 +245,6 @@ class S7CheckPolicy(unittest.TestCase):
         self.assertErrors(edit(l18="        - {key: a, operator: Exists, effect: NoRun}"),
                           [(18, ["effect"])])
 
-    # BUG: an empty value is reported at the line of the next field (here 5, not 4).
-    @unittest.expectedFailure
     def test_s4_empty_value_reported_at_its_own_line(self):
         self.assertErrors(edit(l4="  mode:"), [(4, ["mode"])])
 

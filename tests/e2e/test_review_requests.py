@@ -289,9 +289,6 @@ class S3Quantities(ReviewCase):
                                      {"memory": "9223372036854775806001m"}])
         self.assertEqual(got, ["tiny", "big", "big"])
 
-    # BUG: quantities needing more than 64 bits (or ~19 significant digits) are compared
-    # inexactly (2^63 fits a capacity of 2^63 - 1; 1e20 + 1 fits 1e20), as doubles would.
-    @unittest.expectedFailure
     def test_s3_quantities_beyond_64_bits_compared_exactly(self):
         pools = [pool("tiny", {"memory": "9223372036854775807"}), pool("big", {"memory": "1e30"})]
         got = self.placed_on(pools, [{"memory": "9223372036854775807"},
