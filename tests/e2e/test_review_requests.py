@@ -128,6 +128,20 @@ class S3PodResources(ReviewCase):
         ], ["highmem", "small", "small"],
             spec={"podResources": {"requests": {"memory": "64Gi"}}})
 
+    def test_s3_workflow_spec_of_cronworkflow_and_templates(self):
+        patch = json.dumps({"containers": [{"name": "main", "resources": {
+            "requests": {"cpu": "8"}}}]})
+        for kind in ("CronWorkflow", "WorkflowTemplate", "ClusterWorkflowTemplate"):
+            with self.subTest(kind=kind):
+                wf = workflow(ctr("pod-level"), ctr("patched", podResources={}), kind=kind,
+                              spec={"podResources": {"requests": {"memory": "64Gi"}},
+                                    "podSpecPatch": patch})
+                base = "/spec/workflowSpec/templates" if kind == "CronWorkflow" else T
+                ans = self.review(BASE, wf)
+                self.assertPlaced(ans, {f"{base}/0/nodeSelector": NS_HIGHMEM,
+                                        f"{base}/1/nodeSelector": NS_HIGHMEM},
+                                  {"pod-level": "highmem", "patched": "highmem"})
+
     def test_s9_empty_template_pod_resources_replaces_workflow_wholly(self):
         self.check(BASE, [
             ctr("empty", {"memory": "1Gi"}, podResources={}),
