@@ -320,6 +320,10 @@ TEST_CASE("§3 quantities: to_string gives short exact text") {
   CHECK(q("10m").to_string() == "10m");
   CHECK(q("-500m").to_string() == "-500m");
   CHECK(q("-1Ki").to_string() == "-1Ki");
+  // The shorter of the exact decimal and binary forms; never a binary suffix past 2^63-1.
+  CHECK(q("3T").to_string() == "3T");
+  CHECK(q("64Mi").to_string() == "64Mi");
+  CHECK(q("1e100").to_string() == "1" + std::string(82, '0') + "E");
 }
 
 }  // namespace nodealloc

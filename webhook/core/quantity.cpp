@@ -297,25 +297,33 @@ std::string Quantity::to_string() const {
   if (saturated()) return "1e" + std::to_string(kSaturationDigits - 9) + " or more";
   if (nanos_.is_zero()) return "0";
   const Int billion = 1'000'000'000;
-  if (nanos_ % billion == 0) {
-    const Int units = nanos_ / billion;
-    static constexpr std::array<std::string_view, 6> kBinary{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
-    // A binary suffix reads back capped at 2^63-1 units ("12E" is not "11444091796875Mi").
-    const bool binary_exact = abs(units) <= std::numeric_limits<std::int64_t>::max();
-    for (int i = 5; binary_exact && i >= 0; --i) {
-      const Int factor = Int(1) << (10 * (i + 1));
-      if (units % factor == 0) return with_suffix(units / factor, kBinary[static_cast<size_t>(i)]);
-    }
-    static constexpr std::array<std::string_view, 6> kDecimal{"k", "M", "G", "T", "P", "E"};
-    for (int i = 5; i >= 0; --i) {
-      const Int factor = pow10(3 * (i + 1));
-      if (units % factor == 0) return with_suffix(units / factor, kDecimal[static_cast<size_t>(i)]);
-    }
-    return units.str();
+  if (nanos_ % billion != 0) {
+    if (nanos_ % 1'000'000 == 0) return with_suffix(nanos_ / 1'000'000, "m");
+    if (nanos_ % 1'000 == 0) return with_suffix(nanos_ / 1'000, "u");
+    return with_suffix(nanos_, "n");
   }
-  if (nanos_ % 1'000'000 == 0) return with_suffix(nanos_ / 1'000'000, "m");
-  if (nanos_ % 1'000 == 0) return with_suffix(nanos_ / 1'000, "u");
-  return with_suffix(nanos_, "n");
+  // Whole units: the shorter of the largest exact decimal and binary forms ("3T", "64Mi").
+  const Int units = nanos_ / billion;
+  std::string decimal = units.str();
+  static constexpr std::array<std::string_view, 6> kDecimal{"k", "M", "G", "T", "P", "E"};
+  for (std::size_t i = kDecimal.size(); i-- > 0;) {
+    const Int factor = pow10(3 * static_cast<std::int64_t>(i + 1));
+    if (units % factor == 0) {
+      decimal = with_suffix(units / factor, kDecimal[i]);
+      break;
+    }
+  }
+  // A binary suffix reads back capped at 2^63-1 units ("12E" is not "11444091796875Mi").
+  if (abs(units) > std::numeric_limits<std::int64_t>::max()) return decimal;
+  static constexpr std::array<std::string_view, 6> kBinary{"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  for (std::size_t i = kBinary.size(); i-- > 0;) {
+    const Int factor = Int(1) << (10 * (i + 1));
+    if (units % factor == 0) {
+      std::string binary = with_suffix(units / factor, kBinary[i]);
+      return binary.size() < decimal.size() ? binary : decimal;
+    }
+  }
+  return decimal;
 }
 
 std::optional<Quantity> parse_quantity(std::string_view text) {
