@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 
 import jsonschema
 
@@ -44,23 +45,49 @@ def schema_errors(doc):
                   for e in VALIDATORS[doc["kind"]].iter_errors(doc))
 
 
+def _review(doc):
+    rv = make_review(doc)
+    return rv, review_raw(EXAMPLE_POLICY, json.dumps(rv))
+
+
+def _first_pass(path):
+    """Runs the binary on one file (mutate, then review per document); no assertions here,
+    this runs in worker threads."""
+    docs = load_documents(path)
+    mutate = run(["mutate", "--policy", EXAMPLE_POLICY, "-f", path, "-o", "json"])
+    return path, docs, mutate, [_review(d) for d in docs]
+
+
 class CorpusBase(ReviewCase):
-    """Subclasses set FOLDERS (relative to the source or shared dir)."""
+    """check_files() runs the binary in a few threads (process start-up dominates) and makes
+    every assertion in the test's own thread."""
 
-    def files(self):
-        raise NotImplementedError
+    def check_files(self, paths):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(_first_pass, paths))
+            second = {}
+            for path, docs, mutate, reviews in results:
+                for i, (rv, proc) in enumerate(reviews):
+                    with self.subTest(file=os.path.basename(path), document=i):
+                        ans = check_answer(self, rv, proc)
+                        if ans.patch is not None:
+                            second[(path, i)] = pool.submit(_review, ans.patched)
+            placed = {}
+            for path, docs, mutate, reviews in results:
+                placed[path] = self.check_file(path, docs, mutate, reviews, second)
+        return placed
 
-    def check_file(self, path):
-        docs = load_documents(path)
+    def check_file(self, path, docs, mutate, reviews, second):
+        name = os.path.basename(path)
         self.assertTrue(docs, f"{path}: no handled document")
-        mutated = self.mutate_json(path)
+        self.assertEqual(mutate.returncode, 0, f"{path}: {mutate.stderr}")
+        mutated = [json.loads(l) for l in mutate.stdout.splitlines() if l.strip()]
         self.assertEqual(len(mutated), len(docs), f"{path}: mutate printed {len(mutated)} "
                          f"documents for {len(docs)}")
         placed = 0
-        for i, doc in enumerate(docs):
-            with self.subTest(file=os.path.basename(path), document=i):
-                rv = make_review(doc)
-                ans = check_answer(self, rv, review_raw(EXAMPLE_POLICY, json.dumps(rv)))
+        for i, (doc, (rv, proc)) in enumerate(zip(docs, reviews)):
+            with self.subTest(file=name, document=i):
+                ans = check_answer(self, rv, proc)
                 self.assertTrue(ans.allowed, ans.response)
                 if VALIDATORS is not None:
                     before = schema_errors(doc)
@@ -69,18 +96,11 @@ class CorpusBase(ReviewCase):
                                      "patched object no longer validates")
                 if ans.patch is not None:
                     placed += 1
-                    rv2 = make_review(ans.patched)
-                    again = check_answer(self, rv2, review_raw(EXAMPLE_POLICY, json.dumps(rv2)))
+                    again = check_answer(self, *second[(path, i)].result())
                     self.assertIsNone(again.patch, "second pass patched")
                 self.assertEqual(normalise(mutated[i]), normalise(ans.patched),
                                  "mutate and review disagree")
         return placed
-
-    def mutate_json(self, path):
-        proc = run(["mutate", "--policy", EXAMPLE_POLICY, "-f", path, "-o", "json"])
-        self.assertEqual(proc.returncode, 0, f"{path}: {proc.stderr}")
-        return [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
-
 
 
 def corpus_files(folder):
@@ -93,7 +113,7 @@ class SharedCorpus(CorpusBase):
         files = corpus_files(folder)
         if not files:
             self.skipTest(f"corpus/{folder} absent")
-        placed = sum(self.check_file(f) for f in files)
+        placed = sum(self.check_files(files).values())
         self.assertGreaterEqual(placed, minimum, "suspiciously few documents placed")
 
     def test_corpus_argo_examples(self):
@@ -130,7 +150,8 @@ class OwnExamples(CorpusBase):
             if VALIDATORS is not None:
                 for doc in load_documents(path):
                     self.assertEqual(schema_errors(doc), [], path)
-            self.assertGreaterEqual(self.check_file(path), 1, path)
+        for path, placed in self.check_files(files).items():
+            self.assertGreaterEqual(placed, 1, path)
 
     def placement(self, name):
         doc = load_documents(os.path.join(SOURCE_DIR, "examples", "workflows", name))[0]
