@@ -121,8 +121,8 @@ class ErrorsTest(sl.ServerTest):
             self.assert_serving(conn)
         self.assertTrue(sl.closed_by_peer(slow, timeout=10))
         self.assertLess(time.monotonic() - started, 5)
-        self.assertEqual(self.server.metric("node_allocator_connection_timeouts_total",
-                                            stage="header"), before + 1)
+        self.server.wait_metric("node_allocator_connection_timeouts_total", before + 1,
+                                stage="header")
 
     def test_slow_body_cut_off(self):
         slow = sl.tls_socket(self.server.port, self.ctx, timeout=10)
