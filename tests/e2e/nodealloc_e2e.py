@@ -173,10 +173,6 @@ def workflow(*templates, kind="Workflow", spec=None, annotations=None, name="wf"
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, "metadata": meta, "spec": body}
 
 
-def templates_pointer(obj):
-    return "/spec/workflowSpec/templates" if obj.get("kind") == "CronWorkflow" else "/spec/templates"
-
-
 # Raw JSON numbers: raw("1e3") in an object is sent as the JSON number text 1e3.
 _RAW_PREFIX = "\u0000raw:"
 

@@ -19,7 +19,7 @@ AFFINITY = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
 
 
 def sel(**extra):
-    """NS_SMALL with extra keys (underscores in names become dots is not needed)."""
+    """The small pool's nodeSelector laid over the given keys."""
     return dict(extra, **NS_SMALL)
 
 
