@@ -1,8 +1,13 @@
 #include "core/yaml_json.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <sstream>
+
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
 
 namespace nodealloc::yaml {
 namespace {
@@ -128,7 +133,34 @@ Scalar resolve_plain(std::string_view s) {
   return {ScalarType::String, {}};
 }
 
-Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
+namespace {
+
+// Aliases make a YAML node a graph: "&a [*a]" is a cycle and nine nested levels of ten aliases
+// are 10^9 values ("billion laughs"). So the JSON is bounded in depth (yaml-cpp's own parser
+// stops at 2000 levels; each level here is a stack frame) and in values: without aliases a
+// text of n bytes has at most n values, so load_all allows 16 per byte.
+constexpr unsigned kMaxDepth = 1000;
+constexpr std::size_t kMaxValues = 1'000'000;
+
+struct Budget {
+  std::size_t limit = kMaxValues;
+  std::size_t values = 0;
+  unsigned depth = 0;
+};
+
+Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budget& budget) {
+  if (++budget.values > budget.limit || budget.depth >= kMaxDepth) {
+    return Error{"line " + std::to_string(node.Mark().line + 1) +
+                 ": the YAML expands to more than " + std::to_string(budget.limit) + " values or " +
+                 std::to_string(kMaxDepth) + " levels (aliases?)"};
+  }
+  struct Level {
+    explicit Level(Budget& b) : b_(b) { ++b_.depth; }
+    ~Level() { --b_.depth; }
+    Level(const Level&) = delete;
+    Level& operator=(const Level&) = delete;
+    Budget& b_;
+  } level(budget);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -158,7 +190,7 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
       json::Value array(rapidjson::kArrayType);
       array.Reserve(static_cast<rapidjson::SizeType>(node.size()), alloc);
       for (const auto& item : node) {
-        auto v = to_json(item, alloc);
+        auto v = to_json(item, alloc, budget);
         if (!v) return v.error();
         array.PushBack(v.value(), alloc);
       }
@@ -171,7 +203,7 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
           return Error{"line " + std::to_string(kv.first.Mark().line + 1) +
                        ": a mapping key must be a scalar"};
         }
-        auto v = to_json(kv.second, alloc);
+        auto v = to_json(kv.second, alloc, budget);
         if (!v) return v.error();
         json::Value key = json::make_string(kv.first.Scalar(), alloc);
         if (json::Value* existing = json::member(object, kv.first.Scalar())) {
@@ -186,13 +218,64 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
   return json::Value();
 }
 
+}  // namespace
+
+Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc) {
+  Budget budget;
+  return to_json(node, alloc, budget);
+}
+
+// yaml-cpp 0.7's LoadAll loops for ever, allocating a null document per turn, when a token no
+// rule consumes follows a document (",", "{},": jbeder/yaml-cpp#1040, fixed after 0.8 by
+// #1319). So the documents are walked with the event parser first, and a stream whose next
+// document starts where the previous one did is refused.
+namespace {
+
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark.pos; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+  int start = -1;
+};
+
+// Throws YAML::Exception as the parser does; false when the parser stops advancing.
+bool documents_advance(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  int previous = -1;
+  while (parser.HandleNextDocument(starts)) {
+    if (starts.start == previous) return false;
+    previous = starts.start;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::vector<json::Document>> load_all(std::string_view text) {
   std::vector<json::Document> docs;
   try {
-    for (const YAML::Node& node : YAML::LoadAll(std::string(text))) {
+    const std::string owned(text);
+    if (!documents_advance(owned)) {
+      return Error{"invalid YAML: unexpected content after a document"};
+    }
+    Budget budget;
+    budget.limit = std::min(kMaxValues, 64 + 16 * owned.size());
+    for (const YAML::Node& node : YAML::LoadAll(owned)) {
       if (node.IsNull()) continue;
       json::Document doc;
-      auto v = to_json(node, doc.GetAllocator());
+      auto v = to_json(node, doc.GetAllocator(), budget);
       if (!v) return v.error();
       static_cast<json::Value&>(doc) = v.value();
       docs.push_back(std::move(doc));

@@ -1,0 +1,113 @@
+// What the fuzz targets (tests/fuzz, docs/fuzzing.md) found, kept as regression tests: each
+// case is a reproducer, inline or a file under tests/fuzz/regressions/.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "core/admission.hpp"
+#include "core/quantity.hpp"
+#include "core/yaml_json.hpp"
+#include "test_support.hpp"
+
+using namespace nodealloc;
+using namespace nodealloc::test;
+
+namespace {
+
+std::string regression(const char* name) {
+  const std::string path = std::string(NODEALLOC_SOURCE_DIR) + "/tests/fuzz/regressions/" + name;
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs f and checks it took less than `limit` (the reproducers used to hang or crash).
+template <class F>
+void quickly(F&& f, std::chrono::seconds limit = std::chrono::seconds(10)) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  CHECK(std::chrono::steady_clock::now() - start < limit);
+}
+
+std::string review_of(std::string_view object) {
+  return std::string(
+             R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{)") +
+         R"("uid":"u1","kind":{"group":"argoproj.io","version":"v1alpha1","kind":"Workflow"},)" +
+         R"("operation":"CREATE","object":)" + std::string(object) + "}}";
+}
+
+std::string workflow_with_pod_spec_patch(std::string_view patch_json_string) {
+  return std::string(R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{)") +
+         R"("name":"w"},"spec":{"templates":[{"name":"t","container":{"image":"x"},)" +
+         R"("podSpecPatch":)" + std::string(patch_json_string) + "}]}}";
+}
+
+}  // namespace
+
+TEST_CASE("fuzz_quantity: to_string() reads back as the same value (\"12E\" is not \"...Mi\")") {
+  // 12E = 12e18 units was shown as "11444091796875Mi", which Kubernetes reads back capped at
+  // 2^63-1 units: binary suffixes are exact only up to that cap.
+  for (const char* text : {"12E", "-12E", "9223372036854775808", "8Ei", "16Ei", "1e30"}) {
+    CAPTURE(text);
+    const auto q = parse_quantity(text);
+    REQUIRE(q.has_value());
+    const auto back = parse_quantity(q->to_string());
+    REQUIRE(back.has_value());
+    CHECK(*back == *q);
+  }
+  CHECK(parse_quantity("12E")->to_string() == "12E");
+  CHECK(parse_quantity("64Mi")->to_string() == "64Mi");
+}
+
+TEST_CASE("fuzz_review: YAML with a stray ',' after a document is refused, not looped on") {
+  // yaml-cpp 0.7's LoadAll loops for ever, allocating, on "{}," (jbeder/yaml-cpp#1040).
+  for (const char* text : {"{},", ",", "[],", "{} ,", "a: 1\n---\n{},"}) {
+    CAPTURE(text);
+    quickly([&] { CHECK_FALSE(yaml::load_all(text).ok()); });
+  }
+  quickly([] { CHECK_FALSE(yaml::load_all(regression("review-yaml-loadall-loop.json")).ok()); });
+  // Several documents still load, empty ones dropped.
+  auto docs = yaml::load_all("a: 1\n---\n---\nb: [1, 2]\n");
+  REQUIRE(docs.ok());
+  CHECK(docs->size() == 2);
+}
+
+TEST_CASE("fuzz_review: a podSpecPatch of \"{},\" makes the template invalid, quickly") {
+  const Policy policy = standard_policy();
+  quickly([&] {
+    auto answer = review(review_of(workflow_with_pod_spec_patch(R"("{},")")), policy);
+    REQUIRE(answer.ok());
+    REQUIRE(answer->summary.templates.size() == 1);
+    CHECK(answer->summary.templates[0].reason == Reason::Invalid);
+  });
+}
+
+TEST_CASE("fuzz_review: YAML aliases cannot cycle or expand without bound") {
+  // "&a [*a]" is a cycle: to_json recursed until the stack overflowed.
+  for (const char* text : {"a: &a [*a]\n", "a: &a {b: *a}\n", "&x [1, *x]"}) {
+    CAPTURE(text);
+    quickly([&] { CHECK_FALSE(yaml::load_all(text).ok()); });
+  }
+  quickly([] { CHECK_FALSE(yaml::load_all(regression("review-yaml-alias-cycle.yaml")).ok()); });
+  // Nine levels of ten aliases: 10^9 values, refused after a bounded amount of work.
+  quickly([] { CHECK_FALSE(yaml::load_all(regression("review-yaml-billion-laughs.yaml")).ok()); });
+  // The same inside a podSpecPatch (untrusted, through review): the template is invalid.
+  const Policy policy = standard_policy();
+  const std::string laughs = regression("review-yaml-billion-laughs.yaml");
+  rapidjson::StringBuffer quoted;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(quoted);
+  writer.String(laughs.data(), static_cast<rapidjson::SizeType>(laughs.size()));
+  quickly([&] {
+    auto answer = review(review_of(workflow_with_pod_spec_patch(quoted.GetString())), policy);
+    REQUIRE(answer.ok());
+    REQUIRE(answer->summary.templates.size() == 1);
+    CHECK(answer->summary.templates[0].reason == Reason::Invalid);
+  });
+  // Ordinary aliases still work.
+  auto docs = yaml::load_all("base: &b {cpu: 1}\nuse: *b\n");
+  REQUIRE(docs.ok());
+  CHECK(at(docs->front(), "/use/cpu") == "1");
+}
