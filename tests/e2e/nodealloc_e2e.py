@@ -3,7 +3,8 @@ objects, check answers the way kube-apiserver does, and compare results with exp
 written by hand.
 
 Environment (set by tests/CMakeLists.txt): NODEALLOC_BIN, NODEALLOC_SOURCE_DIR,
-NODEALLOC_SHARED_DIR. Without them the defaults fit a checkout built in build-e2e/.
+NODEALLOC_SHARED_DIR. Without them: the binary of build/ (or build-e2e/) of this checkout,
+and ../shared next to it.
 """
 
 import base64
@@ -23,8 +24,10 @@ SOURCE_DIR = os.environ.get(
     "NODEALLOC_SOURCE_DIR",
     os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 SHARED_DIR = os.environ.get("NODEALLOC_SHARED_DIR", os.path.join(SOURCE_DIR, "..", "shared"))
-BIN = os.environ.get("NODEALLOC_BIN",
-                     os.path.join(SOURCE_DIR, "build-e2e", "webhook", "argo-node-allocator"))
+_CANDIDATES = [os.path.join(SOURCE_DIR, *p, "argo-node-allocator")
+               for p in (("build",), ("build-e2e",), ("build-e2e", "webhook"))]
+BIN = os.environ.get("NODEALLOC_BIN") or next(
+    (c for c in _CANDIDATES if os.access(c, os.X_OK)), _CANDIDATES[0])
 EXAMPLE_POLICY = os.path.join(SOURCE_DIR, "examples", "policy.yaml")
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
