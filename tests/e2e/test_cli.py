@@ -165,10 +165,7 @@ spec:
     def test_s7_mutate_yaml_anchors_and_aliases(self):
         self.check(self.TEXT % "", ["a", "b"])
 
-    # BUG: YAML merge keys (`<<: *anchor`, resolved by kubectl/argo's go-yaml) are kept as a
-    # literal "<<" key: the template is not placed and the printed object is not what the
-    # cluster would receive.
-    @unittest.expectedFailure
+    # YAML merge keys are resolved as go-yaml (kubectl, argo) resolves them.
     def test_s7_mutate_yaml_merge_keys(self):
         self.check(self.TEXT % self.MERGE, ["a", "b", "c"])
 

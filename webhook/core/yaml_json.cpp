@@ -92,6 +92,10 @@ std::optional<std::string> float_to_json(std::string_view s) {
   return out;
 }
 
+bool is_merge_key(const YAML::Node& key) {
+  return key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag() == "tag:yaml.org,2002:merge");
+}
+
 }  // namespace
 
 Scalar resolve_plain(std::string_view s) {
@@ -198,10 +202,15 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
     }
     case YAML::NodeType::Map: {
       json::Value object(rapidjson::kObjectType);
+      std::vector<YAML::Node> merges;
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
           return Error{"line " + std::to_string(kv.first.Mark().line + 1) +
                        ": a mapping key must be a scalar"};
+        }
+        if (is_merge_key(kv.first)) {
+          merges.push_back(kv.second);
+          continue;
         }
         auto v = to_json(kv.second, alloc, budget);
         if (!v) return v.error();
@@ -210,6 +219,33 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
           *existing = v.value();  // a repeated key: the last one wins, as in Kubernetes
         } else {
           object.AddMember(key, v.value(), alloc);
+        }
+      }
+      // YAML merge keys ("<<: *base"), as go-yaml resolves them: the map's own keys win, then
+      // the merged maps in order.
+      for (const YAML::Node& merge : merges) {
+        std::vector<YAML::Node> sources;
+        if (merge.IsMap()) {
+          sources.push_back(merge);
+        } else if (merge.IsSequence()) {
+          for (const auto& item : merge) sources.push_back(item);
+        }
+        for (const YAML::Node& source : sources) {
+          if (!source.IsMap()) {
+            return Error{"line " + std::to_string(merge.Mark().line + 1) +
+                         ": a merge key (<<) needs a mapping or a list of mappings"};
+          }
+          auto v = to_json(source, alloc, budget);
+          if (!v) return v.error();
+          for (auto& m : v->GetObject()) {
+            if (json::member(object, json::str(m.name)) == nullptr) {
+              object.AddMember(m.name, m.value, alloc);
+            }
+          }
+        }
+        if (sources.empty()) {
+          return Error{"line " + std::to_string(merge.Mark().line + 1) +
+                       ": a merge key (<<) needs a mapping or a list of mappings"};
         }
       }
       return object;
