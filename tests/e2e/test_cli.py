@@ -119,6 +119,31 @@ spec:
         self.assertEqual(normalise(yaml.safe_load(proc.stdout)), want)
 
 
+class S7MutateOtherDocuments(unittest.TestCase):
+    """What `mutate` does beyond placing: other kinds pass through, a denial fails the run."""
+
+    def test_s7_mutate_other_kinds_printed_unchanged(self):
+        cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+              "data": {"k": "v"}}
+        path = write_temp(yaml_stream([cm, WF]))
+        proc = run(["mutate", "--policy", policy_file(**BASE), "-f", path, "-o", "json"])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        docs = [json.loads(l) for l in proc.stdout.splitlines()]
+        self.assertEqual(docs[0], cm)
+        self.assertEqual(docs[1]["spec"]["templates"][0]["nodeSelector"], NS_SMALL)
+        self.assertIn("document 1 (ConfigMap c): left unchanged", proc.stderr)
+
+    def test_s6_mutate_denied_document_exit_1(self):
+        path = write_temp(yaml_stream([WF, CRON]))
+        proc = run(["mutate", "--policy", policy_file(**dict(BASE, onNoFit="Reject")), "-f", path,
+                    "-o", "json"])
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("document 1 (Workflow wf-one): denied: node-allocator: 1 template fits no "
+                      "node pool: \"big\" requests cpu=100", proc.stderr)
+        docs = [json.loads(l) for l in proc.stdout.splitlines()]
+        self.assertEqual([d["kind"] for d in docs], ["CronWorkflow"])  # the denied one is left out
+
+
 class S7MutateYaml(unittest.TestCase):
     """YAML as kubectl and `argo submit` read it (go-yaml): anchors, aliases, merge keys."""
     maxDiff = None

@@ -762,3 +762,22 @@ TEST_CASE("§9 callers are only steps/dag template references, not onExit, hooks
   CHECK(p.outcome("target") == "placed:small");  // not existing: main is not its caller
   CHECK(at(p.object, "/spec/templates/1/nodeSelector") == kSmall);  // templateDefaults ignored
 }
+
+TEST_CASE("§3 podSpecPatch: null deletes a key or a map, as a strategic merge patch does") {
+  const Policy policy = standard_policy();
+  auto p = place_yaml(workflow(R"(
+    - name: key-deleted
+      podSpecPatch: '{"containers":[{"name":"main","resources":{"requests":{"memory":null}}}]}'
+      container: {image: x, resources: {requests: {memory: 100Gi}}}
+    - name: requests-deleted
+      podSpecPatch: '{"containers":[{"name":"main","resources":{"requests":null}}]}'
+      container: {image: x, resources: {requests: {memory: 100Gi}, limits: {memory: 20Gi}}}
+    - name: resources-deleted
+      podSpecPatch: '{"containers":[{"name":"main","resources":null}]}'
+      container: {image: x, resources: {requests: {memory: 100Gi}}}
+)"),
+                      policy);
+  CHECK(p.outcome("key-deleted") == "placed:small");
+  CHECK(p.outcome("requests-deleted") == "placed:highmem");  // limits remain: 20Gi
+  CHECK(p.outcome("resources-deleted") == "placed:small");
+}
