@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_BUILD := cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev \
              libspdlog-dev doctest-dev openssl
 DEB_TEST  := python3 python3-jsonpatch python3-jsonschema python3-yaml curl golang-go
-DEB_BENCH := nghttp2-client nginx libnginx-mod-http-echo valgrind
+DEB_BENCH := nghttp2-client nginx libnginx-mod-http-echo valgrind python3-matplotlib
 DEB_FUZZ  := clang libclang-rt-14-dev
 
 define install_missing
@@ -69,6 +69,15 @@ run: build certs
 	$(BUILD)/argo-node-allocator serve --policy $(POLICY) \
 	  --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key \
 	  --listen 127.0.0.1:8443 --metrics-listen 127.0.0.1:9090
+
+# Benchmarks (Release build in $(BENCH_BUILD)): core in-process vs bare RapidJSON, end to end over
+# TLS vs an nginx ceiling, memory and startup; prints one table (docs/benchmarks.md). Under 5 min.
+BENCH_BUILD ?= build-bench
+BENCH_ARGS ?=
+bench: deps-bench
+	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DNODEALLOC_BENCH=ON >/dev/null
+	cmake --build $(BENCH_BUILD) -j $(JOBS) --target argo-node-allocator core_bench
+	/usr/bin/python3 tests/bench/run_bench.py $(BENCH_BUILD) --plot $(BENCH_BUILD)/bench/scaling.png $(BENCH_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
