@@ -79,6 +79,16 @@ bench: deps-bench
 	cmake --build $(BENCH_BUILD) -j $(JOBS) --target argo-node-allocator core_bench
 	/usr/bin/python3 tests/bench/run_bench.py $(BENCH_BUILD) --plot $(BENCH_BUILD)/bench/scaling.png $(BENCH_ARGS)
 
+# libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; fails on any finding (docs/fuzzing.md).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+fuzz: deps-fuzz
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DNODEALLOC_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-targets
+	bash tests/fuzz/make-seeds.sh $(FUZZ_BUILD)/seeds
+	bash tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
