@@ -447,12 +447,52 @@ def print_table(r):
              f"nginx idle {r['nginx_rss_idle_kib']/1024:.1f} MiB (master+workers)"))
         add(("  exec -> /readyz 200", f"{statistics.median(r['ready_ms']):.1f} ms median",
              "runs: " + ", ".join(f"{x:.1f}" for x in r["ready_ms"])))
+    add(("TARGETS (issue 6)", "", ""))
+    for name, value, limit, ok in targets(r):
+        add((f"  {name}", value, f"{'met' if ok else 'MISSED'} (target {limit})"))
     add((f"{r['date']}, {r['cpu']}, {r['cores']} cores, load {r['load_at_start']:.1f} -> "
          f"{r['load_at_end']:.1f}, {r['seconds']:.0f} s", "", ""))
     w0 = max(len(a) for a, b, c in rows if b or c)
     w1 = max(len(b) for a, b, c in rows)
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:<{w1}}  {c}".rstrip() if (b or c) else a)
+
+
+def targets(r):
+    """(what, measured, target, met) for each target of issue 6 that this run measured."""
+    out = []
+    if "core" in r:
+        core50 = next(x for x in r["core"] if x["group"] == "core" and x["templates"] == 50)
+        out.append(("core 50 templates / floor", f"{core50['ratio']:.2f}x", "<= 2x",
+                    core50["ratio"] <= 2))
+        sc = [x for x in r["core"] if x["group"] == "scaling"]
+        per = [x["review_ns"] / x["templates"] for x in sc if x["templates"] >= 50]
+        spread = max(per) / min(per)
+        out.append(("linear: ns/template max/min, 50..5000", f"{spread:.2f}", "<= 2 (no growth)",
+                    spread <= 2))
+        big = sc[-1]
+        out.append((f"{big['templates']}-template review", f"{big['review_ns'] / 1e6:.1f} ms CPU",
+                    "< 50 ms", big["review_ns"] < 50e6))
+    if "e2e" in r:
+        def ratios(c, key):
+            rounds = r["e2e"].get(str(c), [])
+            return [x["ours"][key] / x["nginx"][key] for x in rounds]
+        if ratios(64, "rps"):
+            cpu = statistics.median(ratios(64, "cpu_us_per_req"))
+            rps = statistics.median(ratios(64, "rps"))
+            out.append(("CPU/request at c=64 vs nginx", f"{cpu:.2f}x", "<= 1.5x", cpu <= 1.5))
+            out.append(("req/s at c=64 vs nginx", f"{rps:.2f}x", ">= 0.8x", rps >= 0.8))
+        if ratios(16, "p99_ms"):
+            p99 = statistics.median(ratios(16, "p99_ms"))
+            out.append(("p99 at c=16 vs nginx", f"{p99:.2f}x", "<= 1.25x", p99 <= 1.25))
+        out.append(("RSS idle", f"{r['rss_idle_kib'] / 1024:.1f} MiB", "<= 20 MiB",
+                    r["rss_idle_kib"] <= 20 * 1024))
+        if "256" in r["e2e"]:
+            out.append(("RSS peak, 256 connections", f"{r['rss_peak_kib'] / 1024:.1f} MiB",
+                        "<= 64 MiB", r["rss_peak_kib"] <= 64 * 1024))
+        ready = statistics.median(r["ready_ms"])
+        out.append(("exec -> /readyz 200", f"{ready:.0f} ms", "<= 100 ms", ready <= 100))
+    return out
 
 
 def plot(r, path):

@@ -3,6 +3,9 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 
 namespace nodealloc::json {
@@ -21,13 +24,24 @@ class MarkingHandler {
   bool Int64(int64_t) { return false; }
   bool Uint64(uint64_t) { return false; }
   bool Double(double) { return false; }
-  bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    if (!copy) {
+      // In situ: the number's text stays in the buffer; the byte before it (a separator, or
+      // parse()'s leading pad) becomes the mark. RapidJSON 1.1.0 passes the end of the number
+      // here instead of its start (fixed later); a number never ends where one starts.
+      char* start = const_cast<char*>(s);
+      if (!(*start == '-' || (*start >= '0' && *start <= '9'))) start -= n;
+      start[-1] = kNumberMark;
+      return doc_.String(start - 1, n + 1, true);
+    }
     scratch_.assign(1, kNumberMark);
     scratch_.append(s, n);
     return doc_.String(scratch_.data(), static_cast<rapidjson::SizeType>(scratch_.size()), true);
   }
-  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  // Always copied into the document: a value copied from it into another document (a patch)
+  // must not point into this one's text, which goes with it.
+  bool String(const char* s, rapidjson::SizeType n, bool) { return doc_.String(s, n, true); }
+  bool Key(const char* s, rapidjson::SizeType n, bool) { return doc_.Key(s, n, true); }
   bool StartObject() { return ++depth_ <= kMaxDepth && doc_.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
@@ -51,20 +65,64 @@ constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseNumbersAsStringsFlag |
                                  rapidjson::kParseValidateEncodingFlag;
 
+// A NUL would end an in-situ parse early, and the copying one skips a leading UTF-8 BOM (each of
+// its three bytes on its own): such texts take the copying parse, so every text reads the same.
+bool parse_in_situ(std::string_view text) {
+  if (text.empty()) return true;
+  const auto first = static_cast<unsigned char>(text[0]);
+  return first != 0xEF && first != 0xBB && first != 0xBF &&
+         text.find('\0') == std::string_view::npos;
+}
+
+bool is_ascii(std::string_view text) {
+  constexpr std::uint64_t kHigh = 0x8080808080808080u;
+  std::size_t i = 0;
+  std::uint64_t any = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    std::uint64_t word;
+    std::memcpy(&word, text.data() + i, 8);
+    any |= word;
+  }
+  for (; i < text.size(); ++i) any |= static_cast<unsigned char>(text[i]);
+  return (any & kHigh) == 0;
+}
+
 }  // namespace
 
 Result<Document> parse(std::string_view text) {
   Document doc;
   MarkingHandler handler(doc);
   rapidjson::ParseResult result;
-  auto generate = [&](Document& /*d*/) {
-    rapidjson::Reader reader;
-    rapidjson::MemoryStream ms(text.data(), text.size());
-    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
-    result = reader.Parse<kParseFlags>(is, handler);
-    return !result.IsError();
-  };
-  doc.Populate(generate);
+  if (parse_in_situ(text)) {
+    // Decoded in place in one copy of the text: strings go straight from there into the document
+    // instead of through the reader's stack first (docs/benchmarks.md). A leading pad byte takes
+    // the mark of a number at offset 0.
+    const auto owner = std::make_unique_for_overwrite<char[]>(text.size() + 2);
+    char* buffer = owner.get();
+    buffer[0] = ' ';
+    std::memcpy(buffer + 1, text.data(), text.size());
+    buffer[text.size() + 1] = '\0';
+    // ASCII is valid UTF-8: the byte-by-byte validation, a third of the parse, only when needed.
+    constexpr unsigned kInSitu = kParseFlags | rapidjson::kParseInsituFlag;
+    constexpr unsigned kInSituAscii = kInSitu & ~rapidjson::kParseValidateEncodingFlag;
+    const bool ascii = is_ascii(text);
+    auto generate = [&](Document& /*d*/) {
+      rapidjson::Reader reader;
+      rapidjson::InsituStringStream is(buffer + 1);
+      result = ascii ? reader.Parse<kInSituAscii>(is, handler) : reader.Parse<kInSitu>(is, handler);
+      return !result.IsError();
+    };
+    doc.Populate(generate);
+  } else {
+    auto generate = [&](Document& /*d*/) {
+      rapidjson::Reader reader;
+      rapidjson::MemoryStream ms(text.data(), text.size());
+      rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> is(ms);
+      result = reader.Parse<kParseFlags>(is, handler);
+      return !result.IsError();
+    };
+    doc.Populate(generate);
+  }
   if (handler.too_deep()) {
     return Error{"JSON nested deeper than " + std::to_string(kMaxDepth) + " levels"};
   }

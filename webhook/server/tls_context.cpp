@@ -92,6 +92,9 @@ Result<TlsContext> make_tls_context(const TlsFiles& files) {
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   SSL_CTX_set_num_tickets(ctx, 1);  // TLS 1.3: one resumption ticket, not two
+  // Idle connections give their 2 x 17 KiB record buffers back, as nginx does: RSS under 256
+  // keep-alive connections (docs/benchmarks.md).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_cipher_list(ctx, kCiphers12) != 1 ||
       SSL_CTX_set_ciphersuites(ctx, kCiphers13) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
