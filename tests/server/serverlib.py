@@ -169,6 +169,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        if self.proc.returncode not in (0, -signal.SIGKILL) or os.environ.get("NODEALLOC_KEEP_LOGS"):
+            # Crashed (or a sanitizer stopped it): keep and show the log.
+            print(f"server exited {self.proc.returncode}; log {self.log_path}:\n{self.log()[-20000:]}")
+            return
         try:
             os.unlink(self.log_path)
         except FileNotFoundError:

@@ -3,7 +3,6 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -13,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 
 #include "server/listener_impl.hpp"
@@ -251,8 +251,8 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   HttpsShared& shared_;
-  std::shared_ptr<ssl::context> context_;  // outlives stream_
-  ssl::stream<beast::tcp_stream> stream_;
+  std::shared_ptr<ssl::context> context_;        // outlives stream_
+  beast::ssl_stream<beast::tcp_stream> stream_;  // flat_stream: one TLS record per answer
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string spare_body_;

@@ -1,6 +1,6 @@
-// The policy in force: an immutable snapshot behind an atomic shared_ptr, swapped whole on reload.
-// Readers cache their snapshot and re-load only when the generation moves (a relaxed load per
-// request, no shared writes).
+// The policy in force: an immutable snapshot, swapped whole on reload. Readers cache their
+// snapshot and re-load it only when the generation moves: per request that is one atomic load,
+// no lock and no shared write.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 
 #include "core/policy.hpp"
 #include "server/metrics.hpp"
+#include "server/shared_slot.hpp"
 
 namespace nodealloc::server {
 
@@ -33,7 +34,7 @@ class PolicyStore {
  private:
   Metrics& metrics_;
   std::atomic<std::uint64_t> generation_{0};
-  std::atomic<std::shared_ptr<const PolicySnapshot>> current_;
+  SharedSlot<const PolicySnapshot> current_;
 };
 
 // One connection's view of the store.

@@ -3,12 +3,12 @@
 // each new connection.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
 #include "core/result.hpp"
+#include "server/shared_slot.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -41,7 +41,7 @@ class TlsStore {
   std::shared_ptr<boost::asio::ssl::context> load() const { return current_.load(); }
 
  private:
-  std::atomic<std::shared_ptr<boost::asio::ssl::context>> current_;
+  SharedSlot<boost::asio::ssl::context> current_;
 };
 
 }  // namespace nodealloc::server
