@@ -237,9 +237,11 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
           }
           auto v = to_json(source, alloc, budget);
           if (!v) return v.error();
-          for (auto& m : v->GetObject()) {
-            if (json::member(object, json::str(m.name)) == nullptr) {
-              object.AddMember(m.name, m.value, alloc);
+          json::Value& merged = v.value();
+          for (rapidjson::SizeType i = 0; i < merged.MemberCount(); ++i) {
+            auto member = merged.MemberBegin() + i;
+            if (json::member(object, json::str(member->name)) == nullptr) {
+              object.AddMember(member->name, member->value, alloc);
             }
           }
         }
