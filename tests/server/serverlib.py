@@ -161,6 +161,7 @@ class Server:
         return self.proc.wait(timeout=timeout)
 
     def stop(self):
+        """Stops the server (SIGTERM) and returns its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -172,11 +173,12 @@ class Server:
         if self.proc.returncode not in (0, -signal.SIGKILL) or os.environ.get("NODEALLOC_KEEP_LOGS"):
             # Crashed (or a sanitizer stopped it): keep and show the log.
             print(f"server exited {self.proc.returncode}; log {self.log_path}:\n{self.log()[-20000:]}")
-            return
+            return self.proc.returncode
         try:
             os.unlink(self.log_path)
         except FileNotFoundError:
             pass
+        return self.proc.returncode
 
     # Metrics ----------------------------------------------------------------------------
 
@@ -385,8 +387,12 @@ class ServerTest(unittest.TestCase):
 
     def start(self, *extra, policy=EXAMPLE_POLICY, cert=None, key=None, **kw):
         server = Server(policy, cert or self.server_crt, key or self.server_key, *extra, **kw)
-        self.addCleanup(server.stop)
+        self.addCleanup(self.stop_cleanly, server)
         return server
+
+    def stop_cleanly(self, server):
+        """A server must end with exit 0 (a sanitizer finding or a crash fails the test)."""
+        self.assertEqual(server.stop(), 0)
 
     def connect(self, server, context=None):
         conn = KubeConnection(server.port, context or self.ctx)

@@ -18,7 +18,8 @@ class AdmissionTest(sl.ServerTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        code = cls.server.stop()
+        assert code == 0, f"server exited {code}"
         super().tearDownClass()
 
     def check_placed(self, req, answer):

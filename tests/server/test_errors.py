@@ -23,7 +23,8 @@ class ErrorsTest(sl.ServerTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        code = cls.server.stop()
+        assert code == 0, f"server exited {code}"
         super().tearDownClass()
 
     def assert_serving(self, conn=None):

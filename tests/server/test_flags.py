@@ -72,7 +72,7 @@ class FlagsTest(sl.ServerTest):
         server.proc = subprocess.Popen([sl.BIN, "serve", "--max-body-bytes", "100000"],
                                        stdout=log, stderr=subprocess.STDOUT, env={**clean, **env})
         server.log_path, server._log = log_path, log
-        self.addCleanup(server.stop)
+        self.addCleanup(self.stop_cleanly, server)
         server.wait_log(r'"msg":"serving"')
         text = server.log()
         server.port = int(re.search(r'"listen":"127\.0\.0\.1:(\d+)"', text).group(1))

@@ -24,7 +24,8 @@ class MtlsTest(sl.ServerTest):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        code = cls.server.stop()
+        assert code == 0, f"server exited {code}"
         super().tearDownClass()
 
     def healthz(self, ctx):
