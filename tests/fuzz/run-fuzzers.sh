@@ -29,7 +29,7 @@ for t in "${targets[@]}"; do
       "$bin" -jobs=1 -workers=1 -max_total_time="$seconds" -max_len="${max_len[$t]}" \
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -dict="$src/tests/fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
-      "$corpus" "$build/seeds/$t")
+      "$corpus" "$build/seeds/$t" >driver.log 2>&1)  # the job's own log: fuzz-0.log
   status=$?
   log="$work/fuzz-0.log"
   grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)' "$log" | tail -4

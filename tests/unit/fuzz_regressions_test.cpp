@@ -111,3 +111,24 @@ TEST_CASE("fuzz_review: YAML aliases cannot cycle or expand without bound") {
   REQUIRE(docs.ok());
   CHECK(at(docs->front(), "/use/cpu") == "1");
 }
+
+TEST_CASE("fuzz_http: a lone surrogate escape reads as U+FFFD, so answers stay valid JSON") {
+  // RapidJSON 1.1.0 turned "\udd6d" into the bytes ED B5 AD (not UTF-8); /v1/place echoed them.
+  const Policy policy = standard_policy();
+  const std::string input = regression("http-place-lone-surrogate");  // 3 selector bytes first
+  auto placed = place(std::string_view(input).substr(3), policy);
+  REQUIRE(placed.ok());
+  CHECK(json::parse(placed->body).ok());
+
+  auto doc = json::parse(R"({"a\udd6d":"\udc00x\ud83d\ude00"})");
+  REQUIRE(doc.ok());
+  CHECK(json::write(doc.value()) == "{\"a\xEF\xBF\xBD\":\"\xEF\xBF\xBDx\xF0\x9F\x98\x80\"}");
+
+  auto answer = review(review_of(R"({"apiVersion":"v1","kind":"ConfigMap"})")
+                           .replace(review_of("").find(R"("uid":"u1")") + 7, 2, "\\udfff"),
+                       policy);
+  REQUIRE(answer.ok());
+  auto parsed = json::parse(answer->body);
+  REQUIRE(parsed.ok());
+  CHECK(at(parsed.value(), "/response/uid") == "\"\xEF\xBF\xBD\"");
+}

@@ -40,8 +40,14 @@ class MarkingHandler {
   }
   // Always copied into the document: a value copied from it into another document (a patch)
   // must not point into this one's text, which goes with it.
-  bool String(const char* s, rapidjson::SizeType n, bool) { return doc_.String(s, n, true); }
-  bool Key(const char* s, rapidjson::SizeType n, bool) { return doc_.Key(s, n, true); }
+  bool String(const char* s, rapidjson::SizeType n, bool) {
+    s = without_lone_surrogates(s, n);
+    return doc_.String(s, n, true);
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool) {
+    s = without_lone_surrogates(s, n);
+    return doc_.Key(s, n, true);
+  }
   bool StartObject() { return ++depth_ <= kMaxDepth && doc_.StartObject(); }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
@@ -56,8 +62,29 @@ class MarkingHandler {
   bool too_deep() const { return depth_ > kMaxDepth; }
 
  private:
+  // RapidJSON 1.1.0 decodes a lone low surrogate escape ("\udd6d") to its 3-byte CESU-8 form
+  // (ED B0..BF xx), which is not UTF-8, so an answer echoing it was not valid JSON. Go's decoder
+  // (kube-apiserver's) reads a lone surrogate as U+FFFD; so do we, in the same 3 bytes. Raw
+  // bytes ED A0..BF are refused by the encoding check, so only escapes produce them.
+  const char* without_lone_surrogates(const char* s, rapidjson::SizeType n) {
+    const auto surrogate_at = [](std::string_view t, std::size_t i) {
+      return i + 2 < t.size() && static_cast<unsigned char>(t[i]) == 0xED &&
+             static_cast<unsigned char>(t[i + 1]) >= 0xA0;
+    };
+    const std::string_view text(s, n);
+    std::size_t i = text.find('\xED');
+    while (i != std::string_view::npos && !surrogate_at(text, i)) i = text.find('\xED', i + 1);
+    if (i == std::string_view::npos) return s;
+    fixed_.assign(text);
+    for (; i + 2 < fixed_.size(); ++i) {
+      if (surrogate_at(fixed_, i)) fixed_.replace(i, 3, "\xEF\xBF\xBD");
+    }
+    return fixed_.data();
+  }
+
   Document& doc_;
   std::string scratch_;
+  std::string fixed_;
   unsigned depth_ = 0;
 };
 
