@@ -26,6 +26,9 @@ namespace ssl = net::ssl;
 namespace http = beast::http;
 
 constexpr std::size_t kFirstReadSize = 4096;
+// A connection keeps its request body buffer for the next request up to this size (an odd huge
+// request must not pin megabytes on an idle keep-alive connection).
+constexpr std::size_t kKeptBodyCapacity = 256 * 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(2);  // TLS close_notify and lingering close
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -218,6 +221,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     if (linger_) return linger();
     if (!keep_alive_) return close();
     spare_body_.swap(parser_->get().body());
+    if (spare_body_.capacity() > kKeptBodyCapacity) std::string().swap(spare_body_);
     wait_for_request(false);
   }
 
