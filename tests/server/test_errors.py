@@ -105,6 +105,12 @@ class ErrorsTest(sl.ServerTest):
         self.assertEqual(resp.status, 400)
         self.assert_serving(conn)
 
+    def test_header_too_large_431(self):
+        with sl.tls_socket(self.server.port, self.ctx) as s:
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 431 "))
+        self.assert_serving()
+
     def test_malformed_http_400(self):
         with sl.tls_socket(self.server.port, self.ctx) as s:
             s.sendall(b"BLAH\x01 / HTTP/9.9\r\n\r\n")
