@@ -124,8 +124,13 @@ class Server:
                 "--metrics-listen", "127.0.0.1:0" if metrics else "off",
                 "--log-format", log_format, "--threads", "2", *extra]
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
+        try:
+            self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **(env or {})})
+        except OSError:
+            self._log.close()
+            os.unlink(self.log_path)
+            raise
         self.port = self.metrics_port = None
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
