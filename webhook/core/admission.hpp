@@ -37,7 +37,8 @@ Result<Answer> review(std::string_view request_json, const Policy& policy);
 
 // A plain Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow (JSON) in, as if
 // CREATEd; out: {"allowed":…, "object": <placed>, "patch": […], "warnings": […],
-// "placements": {…}, "message"?: <denial>}. The same decisions as review().
+// "templates": [{"name", "result", "pool"?}…], "message"?: <denial>}. The same decisions
+// as review().
 Result<Answer> place(std::string_view object_json, const Policy& policy);
 
 // The object placed in place (unless denied), as if CREATEd: what place() and `mutate` share.
