@@ -132,3 +132,13 @@ TEST_CASE("fuzz_http: a lone surrogate escape reads as U+FFFD, so answers stay v
   REQUIRE(parsed.ok());
   CHECK(at(parsed.value(), "/response/uid") == "\"\xEF\xBF\xBD\"");
 }
+
+TEST_CASE("fuzz_http: a text ending inside a UTF-8 sequence is refused without reading past it") {
+  // The in-situ parse read up to 3 bytes past the end of "\"\xF4" (ASan: heap-buffer-overflow).
+  const std::string input = regression("http-truncated-utf8");  // 3 selector bytes first
+  CHECK_FALSE(json::parse(std::string_view(input).substr(3)).ok());
+  for (const char* text : {"\"\xF4", "\"\xF0\x9F", "\"\xE2\x82", "\"\xC3", "[\"\xF4\x8F\xBF"}) {
+    CAPTURE(text);
+    CHECK_FALSE(json::parse(text).ok());
+  }
+}
