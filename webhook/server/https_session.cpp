@@ -30,6 +30,7 @@ constexpr std::size_t kFirstReadSize = 4096;
 // request must not pin megabytes on an idle keep-alive connection).
 constexpr std::size_t kKeptBodyCapacity = 256 * 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(2);  // TLS close_notify and lingering close
+constexpr std::size_t kLingerBytes = 1024 * 1024;        // dropped at most while lingering
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -226,14 +227,20 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   // After an answer sent before the request was read to its end: read and drop what the peer
-  // still sends for a moment, so closing does not reset the connection under the answer.
+  // still sends for a moment, so closing does not reset the connection under the answer. The
+  // moment is bounded in total (time and bytes), not per read: a client streaming a 100 MiB body
+  // behind its 413 must not keep the connection and a thread decrypting it.
   void linger() {
     buffer_.clear();
     lowest().expires_after(kCloseTimeout);
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (!ec) self->linger();
-                            });
+    drain(0);
+  }
+
+  void drain(std::size_t drained) {
+    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this(), drained](
+                                                            beast::error_code ec, std::size_t n) {
+      if (!ec && drained + n < kLingerBytes) self->drain(drained + n);
+    });
   }
 
   // Sends close_notify; waits a moment for the peer's.
