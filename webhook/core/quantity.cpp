@@ -227,7 +227,14 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
     std::uint64_t product = 0;
     if (!__builtin_mul_overflow(value, mantissa, &product) &&
         product <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-      Int nanos = scale_up(Int(product), std::int64_t{shifted_scale} + 9);
+      // product * 10^exp10 in 128 bits when it fits (every ordinary quantity: no cpp_int
+      // arithmetic, and below the saturation bound); else exactly, saturating.
+      const std::int64_t exp10 = std::int64_t{shifted_scale} + 9;
+      unsigned __int128 wide = product;
+      bool fits = exp10 <= 38;
+      for (std::int64_t i = 0; fits && i < exp10; ++i)
+        fits = !__builtin_mul_overflow(wide, 10u, &wide);
+      Int nanos = fits ? Int(wide) : scale_up(Int(product), exp10);
       return Quantity::from_nanos(parts->positive ? std::move(nanos) : Int(-nanos));
     }
   }
