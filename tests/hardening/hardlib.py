@@ -165,3 +165,24 @@ class Watchdog:
         self._stop.set()
         self._thread.join(30)
         return self.failures
+
+
+def issue_rsa_server(pki, name="server-rsa"):
+    """An RSA 2048 serving certificate (what certs/gen-certs.sh makes by default) signed by
+    `pki`'s CA, for the service name and 127.0.0.1; returns (crt_path, key_path)."""
+    import subprocess
+    key = os.path.join(pki.dir, f"{name}.key")
+    csr = os.path.join(pki.dir, f"{name}.csr")
+    crt = os.path.join(pki.dir, f"{name}.crt")
+    ext = os.path.join(pki.dir, f"{name}.ext")
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=DNS:{sl.SERVICE_NAME},IP:127.0.0.1\n"
+                "extendedKeyUsage=serverAuth\n")
+    for args in (["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                  "-subj", f"/CN={sl.SERVICE_NAME}"],
+                 ["x509", "-req", "-in", csr, "-CA", pki.ca_crt, "-CAkey", pki.ca_key,
+                  "-set_serial", str(int(time.time() * 1e6) % (1 << 62)), "-out", crt,
+                  "-days", "1", "-extfile", ext]):
+        subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    return crt, key
