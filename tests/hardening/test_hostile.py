@@ -320,6 +320,19 @@ class HostileTest(sl.ServerTest):
             self.assertLess(len(text), 300)
         # Unterminated, too: refused at the depth limit, not read to the end.
         self.assert_400(raw_review("[" * 100000), "JSON nested deeper than")
+        # Just under the limit (10 000), where the core reads, copies and writes values: answered.
+        deep = "[" * 9990 + "]" * 9990
+        base = json.dumps(sl.review(sl.workflow()))
+        for where, old, new in (
+                ("annotations", '"namespace": "ml"}', '"namespace": "ml", "annotations": {"x": %s}}'),
+                ("container", '"image": "alpine:3"', '"image": "alpine:3", "args": %s'),
+                ("tolerations", '"name": "small-step", ', '"name": "small-step", "tolerations": %s, '),
+                ("affinity", '"name": "small-step", ', '"name": "small-step", "affinity": {"a": %s}, '),
+                ("nodeSelector", '"entrypoint": "main"', '"entrypoint": "main", "nodeSelector": {"a": %s}')):
+            status, _, text, _ = self.exchange(base.replace(old, new % deep, 1).encode())
+            self.assertIn(status, (200, 400), (where, text[:200]))
+            if status == 200:
+                self.assertEqual(json.loads(text)["response"]["uid"], "0e6a5b1c-0000-4000-8000-000000000001")
 
     def test_numbers_with_10000_digits(self):
         digits = "9" * 10000
