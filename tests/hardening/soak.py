@@ -337,11 +337,17 @@ async def soak(args):
         down = Load(server.port, ctx, args.connections, args.pause, "term", 60)
         exit_info = {}
 
+        # Besides the load (mostly idle between requests), requests surely in progress at the
+        # signal: their bodies half sent, and read that far by the server before the load starts.
+        half = await asyncio.to_thread(open_half_sent, server.port, ctx, HALF_SENT)
+        try:
+            await wait_for(lambda: server.metric("node_allocator_requests_in_flight") == HALF_SENT,
+                           10, f"{HALF_SENT} requests in flight")
+        except AssertionError as e:
+            failures.append(str(e))
+
         async def shutdown_phase():
             await asyncio.sleep(min(5.0, max(2.0, args.seconds / 10)))
-            # Besides the load (mostly idle between requests), requests surely in progress at
-            # the signal: their bodies half sent.
-            half = await asyncio.to_thread(open_half_sent, server.port, ctx, HALF_SENT)
             before = down.ok
             down.shutting_down = True
             sent = time.monotonic()

@@ -57,7 +57,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   void shut_down() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
-      if (self->waiting_) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->waiting_ && !self->input_pending()) beast::get_lowest_layer(self->stream_).cancel();
     });
   }
 
@@ -85,9 +85,19 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     wait_for_request(true);
   }
 
+  // Bytes of a next request already here (read, in OpenSSL, or in the socket) but not handled
+  // yet: at shutdown such a connection is not idle, its request is served (Connection: close).
+  // Under load the server can be milliseconds behind what clients have sent; closing those
+  // connections as idle lost requests that had arrived before the signal (found by the soak).
+  bool input_pending() {
+    beast::error_code ec;
+    return buffer_.size() > 0 || SSL_pending(stream_.native_handle()) > 0 ||
+           lowest().socket().available(ec) > 0;
+  }
+
   // Waits for the first byte of the next request: an idle connection, which shutdown may close.
   void wait_for_request(bool first) {
-    if (stopping_ || shared_.tracker.stopping()) return close();
+    if ((stopping_ || shared_.tracker.stopping()) && !input_pending()) return close();
     if (buffer_.size() > 0) return read_header();  // pipelined
     waiting_ = true;
     first_ = first;
