@@ -99,8 +99,12 @@ Logger::Logger(LogFormat format, std::string_view level)
 
 Logger::~Logger() {
   flush();
+  // The writer first (it drains the queue, then is joined), the logger after: the writer's last
+  // release of the logger then happens before its destruction in a way TSan sees (the join),
+  // not only through reference counts inside the uninstrumented libspdlog (an intermittent TSan
+  // report on exit, e.g. after an invalid policy at startup).
+  pool_.reset();
   logger_.reset();
-  pool_.reset();  // joins the writer after the queue drains
 }
 
 bool Logger::enabled(Level level) const {
