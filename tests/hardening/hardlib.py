@@ -25,6 +25,31 @@ def rss_kib(pid):
     return out["VmRSS"], out["VmHWM"]
 
 
+class slow_start:
+    """`with slow_start(8): sl.Server(...)`: serverlib.Server waits 15 s for a server to start;
+    a 10 000-pool policy under TSan takes longer. Stretches the clock serverlib sees (its
+    module's name `time` only) `factor` times while the block runs."""
+
+    class _Clock:
+        def __init__(self, factor):
+            self._factor = factor
+
+        def monotonic(self):
+            return time.monotonic() / self._factor
+
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+    def __init__(self, factor):
+        self._clock = self._Clock(factor)
+
+    def __enter__(self):
+        sl.time = self._clock
+
+    def __exit__(self, *exc):
+        sl.time = time
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 

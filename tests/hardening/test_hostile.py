@@ -451,7 +451,8 @@ class HostileTest(sl.ServerTest):
                     "nvidia.com/gpu.present: \"true\"}\n      capacity: {cpu: \"32\", "
                     "memory: 240Gi, nvidia.com/gpu: \"4\"}\n")
         started = time.monotonic()
-        server = sl.Server(policy, self.server_crt, self.server_key)
+        with hl.slow_start(8):  # ~1 s here, 15-20 s under TSan with other tests running
+            server = sl.Server(policy, self.server_crt, self.server_key)
         startup = time.monotonic() - started
         try:
             watchdog = hl.Watchdog(server.port, self.ctx)
