@@ -50,6 +50,17 @@ class slow_start:
         sl.time = time
 
 
+def sanitized(pid):
+    """The sanitizer runtime a process runs under, if any (RSS means little with ASan's
+    quarantine or TSan's shadow memory)."""
+    with open(f"/proc/{pid}/maps") as f:
+        maps = f.read()
+    for name in ("asan", "tsan", "msan", "lsan"):
+        if f"lib{name}" in maps:
+            return name
+    return None
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 

@@ -34,17 +34,6 @@ def log(msg):
     print(f"[soak {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def sanitized(pid):
-    """The sanitizer runtime the server runs under, if any (RSS is not meaningful with ASan's
-    quarantine or TSan's shadow memory)."""
-    with open(f"/proc/{pid}/maps") as f:
-        maps = f.read()
-    for name in ("asan", "tsan", "msan", "lsan"):
-        if f"lib{name}" in maps:
-            return name
-    return None
-
-
 class Load:
     """`connections` asyncio clients on keep-alive connections, each sending a normal review,
     reading the complete answer and checking it, pausing `pause` seconds, until stopped. A
@@ -231,7 +220,7 @@ async def soak(args):
                            "--reload-interval", "0.5s", "--shutdown-grace", f"{GRACE}s",
                            "--idle-timeout", "120s")
         pid = server.proc.pid
-        san = sanitized(pid)
+        san = hl.sanitized(pid)
         # Baseline file descriptors: serving, no client yet.
         await asyncio.sleep(0.5)
         fd_base = hl.fd_count(pid)
