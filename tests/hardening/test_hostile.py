@@ -408,6 +408,23 @@ class HostileTest(sl.ServerTest):
                 if "patch" in parsed["response"]:
                     sl.apply_answer(last, parsed)
 
+    @unittest.expectedFailure  # reported: the core reads the first duplicate, Go the last
+    def test_duplicate_keys_read_like_go(self):
+        """A duplicated `templates`: the answer must either refuse it (400) or place the
+        templates kube-apiserver will apply the patch to (Go's decoder keeps the last duplicate).
+        kube-apiserver itself re-encodes objects, so only a direct client can send this, and
+        the answer only concerns its own object."""
+        req = sl.review(sl.workflow())
+        decoy = json.dumps({"name": "decoy", "container": {"image": "x", "resources": {
+            "requests": {"cpu": "100m"}}}})
+        body = json.dumps(req).replace('"templates": [', '"templates": [%s], "templates": [' % decoy, 1)
+        status, _, answer, _ = self.exchange(body.encode())
+        if status == 400:
+            return
+        placed = sl.templates_by_name(sl.apply_answer(json.loads(body), json.loads(answer)))
+        self.assertNotIn("nodeSelector", placed["main"])
+        self.assertEqual(placed["gpu-train"].get("nodeSelector"), sl.GPU_SELECTOR)
+
     def test_review_whose_object_is_an_array(self):
         for obj in ("[]", "[1, 2]", '[{"kind": "Workflow"}]', "null", '"x"', "7"):
             status, _, text, _ = self.exchange(raw_review(obj))
