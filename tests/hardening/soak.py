@@ -23,6 +23,7 @@ import tempfile
 import time
 import shutil
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when run directly
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hardlib as hl  # noqa: E402
 from hardlib import sl  # noqa: E402

@@ -12,6 +12,7 @@ import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLSv1, TLSv1_1 on purpose
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree when run directly
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hardlib as hl  # noqa: E402
 from hardlib import sl  # noqa: E402
