@@ -409,7 +409,6 @@ class HostileTest(sl.ServerTest):
                 if "patch" in parsed["response"]:
                     sl.apply_answer(last, parsed)
 
-    @unittest.expectedFailure  # reported: the core reads the first duplicate, Go the last
     def test_duplicate_keys_read_like_go(self):
         """A duplicated `templates`: the answer must either refuse it (400) or place the
         templates kube-apiserver will apply the patch to (Go's decoder keeps the last duplicate).

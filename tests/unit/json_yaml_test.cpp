@@ -344,3 +344,12 @@ quoted: {"<<": *base}
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message == "line 1: a merge key (<<) needs a mapping or a list of mappings");
 }
+
+TEST_CASE("json::member: of duplicate keys the last one counts, as Go's decoder reads them") {
+  auto doc = nodealloc::json::parse(R"({"a":1,"b":2,"a":3})");
+  REQUIRE(doc.ok());
+  const nodealloc::json::Value* a = nodealloc::json::member(doc.value(), "a");
+  REQUIRE(a != nullptr);
+  CHECK(nodealloc::json::number_text(*a) == "3");
+  CHECK(nodealloc::json::member(doc.value(), "c") == nullptr);
+}

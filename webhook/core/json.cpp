@@ -174,8 +174,13 @@ Value make_number(std::string_view text, Allocator& alloc) {
 
 const Value* member(const Value& v, std::string_view name) {
   if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(Value(ref(name)));
-  return it == v.MemberEnd() ? nullptr : &it->value;
+  // From the end: of duplicate keys the last one counts, as in Go's decoder (kube-apiserver
+  // applies the patch to what it decoded).
+  for (auto it = v.MemberEnd(); it != v.MemberBegin();) {
+    --it;
+    if (str(it->name) == name) return &it->value;
+  }
+  return nullptr;
 }
 
 Value* member(Value& v, std::string_view name) {
