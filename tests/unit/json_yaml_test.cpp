@@ -353,3 +353,15 @@ TEST_CASE("json::member: of duplicate keys the last one counts, as Go's decoder 
   CHECK(nodealloc::json::number_text(*a) == "3");
   CHECK(nodealloc::json::member(doc.value(), "c") == nullptr);
 }
+
+TEST_CASE("§7 YAML input must be UTF-8 (found by fuzz_review: a 0xFF byte read as a number)") {
+  auto bad = nodealloc::yaml::load_all("memory: \xff\"1k\"\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "invalid YAML: invalid UTF-8 at byte 8");
+  CHECK_FALSE(nodealloc::yaml::load_all("a: \xc0\x80\n").ok());      // overlong
+  CHECK_FALSE(nodealloc::yaml::load_all("a: \xed\xa0\x80\n").ok());  // a surrogate
+  CHECK_FALSE(nodealloc::yaml::load_all("a: \xe2\x82\n").ok());      // truncated
+  auto good = nodealloc::yaml::load_all("a: \"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"\n");
+  REQUIRE(good.ok());
+  CHECK(nodealloc::json::is_string(good->front()["a"]));
+}

@@ -301,7 +301,48 @@ bool documents_advance(const std::string& text) {
 
 }  // namespace
 
+namespace {
+
+// The offset of the first byte that is not valid UTF-8 (overlong forms, surrogates and values
+// past U+10FFFF included), or npos.
+std::size_t invalid_utf8_at(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    unsigned c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    unsigned min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2, min = 0x80, c &= 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, min = 0x800, c &= 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, min = 0x10000, c &= 0x07;
+    } else {
+      return i;
+    }
+    if (i + len > s.size()) return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+      c = (c << 6) | (p[i + k] & 0x3Fu);
+    }
+    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+}  // namespace
+
 Result<std::vector<json::Document>> load_all(std::string_view text) {
+  // As go-yaml does. It also keeps json::kNumberMark (0xFF, never valid UTF-8) out of strings.
+  if (const std::size_t at = invalid_utf8_at(text); at != std::string_view::npos) {
+    return Error{"invalid YAML: invalid UTF-8 at byte " + std::to_string(at)};
+  }
   std::vector<json::Document> docs;
   try {
     const std::string owned(text);
