@@ -1,5 +1,8 @@
 #include "core/yaml_json.hpp"
 
+#include <rapidjson/encodings.h>
+#include <rapidjson/memorystream.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -304,34 +307,15 @@ bool documents_advance(const std::string& text) {
 namespace {
 
 // The offset of the first byte that is not valid UTF-8 (overlong forms, surrogates and values
-// past U+10FFFF included), or npos.
+// past U+10FFFF included), or npos: RapidJSON's own UTF-8 check, one code point at a time.
 std::size_t invalid_utf8_at(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    unsigned c = p[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    unsigned min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2, min = 0x80, c &= 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3, min = 0x800, c &= 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4, min = 0x10000, c &= 0x07;
-    } else {
-      return i;
-    }
-    if (i + len > s.size()) return i;
-    for (std::size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-      c = (c << 6) | (p[i + k] & 0x3Fu);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return i;
-    i += len;
+  struct Discard {
+    void Put(char /*c*/) {}
+  } sink;
+  rapidjson::MemoryStream in(s.data(), s.size());
+  while (in.Tell() < s.size()) {
+    const std::size_t at = in.Tell();
+    if (!rapidjson::UTF8<>::Validate(in, sink)) return at;
   }
   return std::string_view::npos;
 }
