@@ -84,12 +84,13 @@ bench: deps-bench
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; fails on any finding (docs/fuzzing.md).
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_SEED ?=
 fuzz: deps-fuzz
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
 	  -DNODEALLOC_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz-targets
 	bash tests/fuzz/make-seeds.sh $(FUZZ_BUILD)/seeds
-	bash tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	FUZZ_SEED=$(FUZZ_SEED) bash tests/fuzz/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Soak (docs/security.md): 256 keep-alive TLS connections for SOAK_SECONDS with a certificate
 # rotation, a valid and an invalid policy reload, then SIGTERM under load. Fails on any error,

@@ -4,6 +4,8 @@
 # make-seeds.sh wrote (BUILD/seeds/<target>). Crashes, leaks, timeouts and failed properties are
 # saved under BUILD/fuzz-artifacts/<target>/; the exit status is 1 when any target found one.
 # Usage: tests/fuzz/run-fuzzers.sh BUILD SECONDS [TARGET...]  (quantity policy review http)
+# FUZZ_SEED=N fixes libFuzzer's seed: with the same binary and an empty kept corpus the run
+# explores the same inputs each time (CI uses it, so a red CI is a bug that can be reproduced).
 set -uo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$(cd "${1:?build directory}" && pwd)"
@@ -27,7 +29,7 @@ for t in "${targets[@]}"; do
   (cd "$work" && rm -f fuzz-*.log &&
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "$bin" -jobs=1 -workers=1 -max_total_time="$seconds" -max_len="${max_len[$t]}" \
-      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
       -dict="$src/tests/fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
       "$corpus" "$build/seeds/$t" >driver.log 2>&1)  # the job's own log: fuzz-0.log
   status=$?

@@ -142,3 +142,23 @@ TEST_CASE("fuzz_http: a text ending inside a UTF-8 sequence is refused without r
     CHECK_FALSE(json::parse(text).ok());
   }
 }
+
+TEST_CASE("fuzz_review: with duplicate keys the last counts, for the decisions and the patch") {
+  // {"spec":"Workflow",...,"spec":{templates}}: the decisions read the last "spec" (as Go does),
+  // and a patch applied here (place) must land there too, not on the first.
+  const std::string object =
+      R"({"apiVersion":"argoproj.io/v1alpha1","spec":"Workflow","kind":"Workflow",)"
+      R"("metadata":{"name":"q"},"spec":{"templates":[{"name":"a","container":{"image":"x"}}]}})";
+  const Policy policy = standard_policy();
+  auto answer = review(review_of(object), policy);
+  REQUIRE(answer.ok());
+  CHECK(answer->summary.patched);
+  auto placed = place(object, policy);
+  REQUIRE(placed.ok());
+  auto body = json::parse(placed->body);
+  REQUIRE(body.ok());
+  const json::Value& out = body.value()["object"];
+  CHECK(json::write(out["spec"]) ==
+        R"({"templates":[{"name":"a","container":{"image":"x"},"nodeSelector":{"node-pool":"small"}}]})");
+  CHECK(out.MemberCount() == 4);  // the shadowed "spec" is gone, as in kube-apiserver's copy
+}

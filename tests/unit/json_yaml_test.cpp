@@ -365,3 +365,15 @@ TEST_CASE("§7 YAML input must be UTF-8 (found by fuzz_review: a 0xFF byte read 
   REQUIRE(good.ok());
   CHECK(nodealloc::json::is_string(good->front()["a"]));
 }
+
+TEST_CASE("json::drop_shadowed_members keeps the last of duplicate keys, in order, at any depth") {
+  auto doc = nodealloc::json::parse(
+      R"({"a":1,"b":{"x":1,"x":[{"y":1,"y":2}]},"a":3,"c":{},"b":{"x":{"z":1,"z":2},"w":0}})");
+  REQUIRE(doc.ok());
+  nodealloc::json::drop_shadowed_members(doc.value(), doc->GetAllocator());
+  CHECK(nodealloc::json::write(doc.value()) == R"({"a":3,"c":{},"b":{"x":{"z":2},"w":0}})");
+  auto arr = nodealloc::json::parse(R"([{"k":1,"k":2},{"k":3}])");
+  REQUIRE(arr.ok());
+  nodealloc::json::drop_shadowed_members(arr.value(), arr->GetAllocator());
+  CHECK(nodealloc::json::write(arr.value()) == R"([{"k":2},{"k":3}])");
+}

@@ -152,6 +152,8 @@ Result<PlacementPlan> place_object(json::Document& object, const Policy& policy)
         (kind_name.empty() ? std::string("an object without kind")
                            : std::string(kind_name) + " (" + std::string(api_version) + ")")};
   }
+  // The patch is applied here, to what kube-apiserver would have decoded.
+  json::drop_shadowed_members(object, object.GetAllocator());
   PlacementPlan plan = plan_placement(object, *kind, policy);
   if (!plan.denied) plan.patch.apply_to(object);
   return plan;

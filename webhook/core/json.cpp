@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 namespace nodealloc::json {
 namespace {
@@ -190,6 +192,32 @@ Value* member(Value& v, std::string_view name) {
 const Value* object_member(const Value& v, std::string_view name) {
   const Value* m = member(v, name);
   return m != nullptr && m->IsObject() && m->MemberCount() > 0 ? m : nullptr;
+}
+
+void drop_shadowed_members(Value& v, Allocator& alloc) {
+  if (v.IsArray()) {
+    for (auto& e : v.GetArray()) drop_shadowed_members(e, alloc);
+    return;
+  }
+  if (!v.IsObject()) return;
+  // Names seen from the end: a member whose name comes again later is shadowed.
+  std::unordered_set<std::string_view> later;
+  std::vector<bool> shadowed(v.MemberCount(), false);
+  std::size_t dropped = 0;
+  for (rapidjson::SizeType i = v.MemberCount(); i-- > 0;) {
+    if (!later.insert(str(v.MemberBegin()[i].name)).second) {
+      shadowed[i] = true;
+      ++dropped;
+    }
+  }
+  if (dropped > 0) {
+    Value kept(rapidjson::kObjectType);
+    for (rapidjson::SizeType i = 0; i < v.MemberCount(); ++i) {
+      if (!shadowed[i]) kept.AddMember(v.MemberBegin()[i].name, v.MemberBegin()[i].value, alloc);
+    }
+    v = kept;
+  }
+  for (auto& m : v.GetObject()) drop_shadowed_members(m.value, alloc);
 }
 
 void write_to(std::string& out, const Value& v) {

@@ -57,6 +57,11 @@ Value* member(Value& v, std::string_view name);
 // A member that is a non-empty object, else nullptr.
 const Value* object_member(const Value& v, std::string_view name);
 
+// Removes, in v and everything inside it, each member shadowed by a later one of the same name,
+// leaving what Go's decoder sees. Needed before a patch is applied here (RapidJSON's Pointer
+// takes the first of duplicates; kube-apiserver, like member() above, the last).
+void drop_shadowed_members(Value& v, Allocator& alloc);
+
 // Writes numbers raw and everything else as RapidJSON does.
 template <class OutputStream>
 class Writer : public rapidjson::Writer<OutputStream> {
