@@ -10,7 +10,8 @@ FROM debian:12 AS build
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev libspdlog-dev \
+      cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libyaml-cpp-dev \
+      libspdlog-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server needs (see .dockerignore): the tests are not built (NODEALLOC_TESTS=OFF).
@@ -24,7 +25,8 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DNODEALLOC_TESTS=OFF \
 FROM debian:12-slim AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 libyaml-cpp0.7 libspdlog1.10 libfmt9 \
+ && apt-get install -y --no-install-recommends libssl3 libsimdjson14 libyaml-cpp0.7 libspdlog1.10 \
+      libfmt9 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY --from=build /out/bin/argo-node-allocator /usr/local/bin/argo-node-allocator
 # The example policy as a default; in Kubernetes the ConfigMap is mounted over this directory.

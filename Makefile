@@ -8,7 +8,7 @@ POLICY ?= examples/policy.yaml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build and test tools, all Debian 12 packages.
-DEB_BUILD := cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libyaml-cpp-dev \
+DEB_BUILD := cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libyaml-cpp-dev \
              libspdlog-dev doctest-dev openssl
 DEB_TEST  := python3 python3-jsonpatch python3-jsonschema python3-yaml curl golang-go
 DEB_BENCH := nghttp2-client nginx libnginx-mod-http-echo valgrind python3-matplotlib

@@ -60,7 +60,7 @@ class TestDockerfile(unittest.TestCase):
 
     def test_build_stage(self):
         runs = " ".join(r for w, r in stages()[0] if w == "RUN")
-        for pkg in ("cmake", "g++", "make", "libboost1.81-dev", "libssl-dev", "rapidjson-dev",
+        for pkg in ("cmake", "g++", "make", "libboost1.81-dev", "libssl-dev", "rapidjson-dev", "libsimdjson-dev",
                     "libyaml-cpp-dev", "libspdlog-dev"):
             self.assertRegex(runs, rf"(?<![\w.+-]){re.escape(pkg)}(?![\w.+-])", pkg)
         self.assertIn("-DNODEALLOC_TESTS=OFF", runs)
@@ -70,7 +70,7 @@ class TestDockerfile(unittest.TestCase):
     def test_runtime_stage(self):
         rt = stages()[1]
         runs = " ".join(r for w, r in rt if w == "RUN")
-        for pkg in ("libssl3", "libyaml-cpp0.7", "libspdlog1.10", "libfmt9"):
+        for pkg in ("libssl3", "libsimdjson14", "libyaml-cpp0.7", "libspdlog1.10", "libfmt9"):
             self.assertIn(pkg, runs)
         for forbidden in ("g++", "gcc", "clang", "cmake", "make ", "-dev", "build-essential"):
             self.assertNotIn(forbidden, runs, f"the runtime stage installs {forbidden!r}")

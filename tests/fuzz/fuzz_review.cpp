@@ -240,6 +240,18 @@ std::string check_answer(const std::string& sent, const Document& request_root,
 void check_review(const std::string& sent, const Document& request_root, const Policy& policy,
                   bool second) {
   auto answer = review(sent, policy);
+  // The fast read (simdjson, pruned) and the full parse answer alike, byte for byte.
+  auto full = review(sent, policy, ReviewParse::Full);
+  FUZZ_CHECK(answer.ok() == full.ok(), "the fast and the full read disagree on acceptance", sent);
+  if (answer) {
+    FUZZ_CHECK(answer->body == full->body,
+               "the fast and the full read answer differently:\n  fast: " + answer->body +
+                   "\n  full: " + full->body,
+               sent);
+  } else {
+    FUZZ_CHECK(answer.error().message == full.error().message,
+               "different errors: " + answer.error().message + " / " + full.error().message, sent);
+  }
   if (!answer) {
     FUZZ_CHECK(!second, "the second pass is refused: " + answer.error().message, sent);
     FUZZ_CHECK(!answer.error().message.empty(), "an error without a message", sent);

@@ -158,7 +158,8 @@ TEST_CASE("fuzz_review: with duplicate keys the last counts, for the decisions a
   auto body = json::parse(placed->body);
   REQUIRE(body.ok());
   const json::Value& out = body.value()["object"];
-  CHECK(json::write(out["spec"]) ==
-        R"({"templates":[{"name":"a","container":{"image":"x"},"nodeSelector":{"node-pool":"small"}}]})");
+  CHECK(
+      json::write(out["spec"]) ==
+      R"({"templates":[{"name":"a","container":{"image":"x"},"nodeSelector":{"node-pool":"small"}}]})");
   CHECK(out.MemberCount() == 4);  // the shadowed "spec" is gone, as in kube-apiserver's copy
 }

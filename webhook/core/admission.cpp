@@ -49,12 +49,8 @@ bool handled_operation(ArgoKind kind, std::string_view operation) {
   return operation == "CREATE" || (operation == "UPDATE" && kind != ArgoKind::Workflow);
 }
 
-}  // namespace
-
-Result<Answer> review(std::string_view request_json, const Policy& policy) {
-  auto parsed = json::parse(request_json);
-  if (!parsed) return parsed.error();
-  const Value& root = parsed.value();
+// review() once the text is read (pruned or whole: the same fields either way).
+Result<Answer> review_document(const Value& root, const Policy& policy) {
   if (!root.IsObject()) return Error{"not an AdmissionReview: expected a JSON object"};
   const std::string_view api_version = string_member(root, "apiVersion");
   if (api_version != "admission.k8s.io/v1" && api_version != "admission.k8s.io/v1beta1") {
@@ -138,6 +134,24 @@ Result<Answer> review(std::string_view request_json, const Policy& policy) {
   summary.warnings = std::move(plan.warnings);
   answer.body.assign(buffer.GetString(), buffer.GetSize());
   return answer;
+}
+
+}  // namespace
+
+Result<Answer> review(std::string_view request_json, const Policy& policy,
+                      json::ReviewReader& reader) {
+  if (auto pruned = reader.read(request_json)) return review_document(*pruned, policy);
+  return review(request_json, policy, ReviewParse::Full);
+}
+
+Result<Answer> review(std::string_view request_json, const Policy& policy, ReviewParse parse) {
+  if (parse == ReviewParse::Fast) {
+    json::ReviewReader reader;
+    return review(request_json, policy, reader);
+  }
+  auto parsed = json::parse(request_json);
+  if (!parsed) return parsed.error();
+  return review_document(parsed.value(), policy);
 }
 
 Result<PlacementPlan> place_object(json::Document& object, const Policy& policy) {

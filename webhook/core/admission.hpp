@@ -9,6 +9,7 @@
 #include "core/placement.hpp"
 #include "core/policy.hpp"
 #include "core/result.hpp"
+#include "core/review_reader.hpp"
 
 namespace nodealloc {
 
@@ -31,9 +32,18 @@ struct Answer {
   Summary summary;
 };
 
+// How review() reads its text. Fast: json::read_review (simdjson, only what placement reads
+// is kept), json::parse when that declines. Full: json::parse always. Both give the same answer,
+// byte for byte; the tests hold them to it.
+enum class ReviewParse { Fast, Full };
+
 // An AdmissionReview (admission.k8s.io/v1 or v1beta1) in, the answering AdmissionReview out.
 // Error: the request is not a well-formed AdmissionReview (HTTP 400, CLI exit 2).
-Result<Answer> review(std::string_view request_json, const Policy& policy);
+Result<Answer> review(std::string_view request_json, const Policy& policy,
+                      ReviewParse parse = ReviewParse::Fast);
+// The same, fast, with a reader kept from one review to the next (one per thread: the server's).
+Result<Answer> review(std::string_view request_json, const Policy& policy,
+                      json::ReviewReader& reader);
 
 // A plain Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow (JSON) in, as if
 // CREATEd; out: {"allowed":…, "object": <placed>, "patch": […], "warnings": […],

@@ -1,0 +1,191 @@
+// The fast read of a review (json::ReviewReader: simdjson, pruned) against the full one
+// (json::parse): the same answer byte for byte, and the fast path really taken where it can be.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "core/admission.hpp"
+#include "core/review_reader.hpp"
+#include "test_support.hpp"
+
+using namespace nodealloc;
+using namespace nodealloc::test;
+
+namespace {
+
+std::string review_of(std::string_view object, std::string_view kind = "Workflow",
+                      std::string_view operation = "CREATE") {
+  return std::string(R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview",)") +
+         R"("request":{"uid":"u-1","kind":{"group":"argoproj.io","version":"v1alpha1","kind":")" +
+         std::string(kind) + R"("},"operation":")" + std::string(operation) +
+         R"(","namespace":"ns","userInfo":{"username":"x","groups":["a","b"]},"object":)" +
+         std::string(object) + R"(,"dryRun":false}})";
+}
+
+// Both paths give the same result: the same answer body, or the same error.
+void check_same(const std::string& text, const Policy& policy) {
+  auto fast = review(text, policy, ReviewParse::Fast);
+  auto full = review(text, policy, ReviewParse::Full);
+  REQUIRE_MESSAGE(fast.ok() == full.ok(), text);
+  if (fast.ok()) {
+    CHECK_MESSAGE(fast->body == full->body, text);
+    CHECK(fast->summary.uid == full->summary.uid);
+    CHECK(fast->summary.name == full->summary.name);
+    CHECK(fast->summary.kind == full->summary.kind);
+  } else {
+    CHECK(fast.error().message == full.error().message);
+  }
+}
+
+bool fast_path_taken(std::string_view text) {
+  json::ReviewReader reader;
+  return reader.read(text).has_value();
+}
+
+const char* const kWorkflow = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow",
+  "metadata":{"generateName":"w-","annotations":{"a":"b","node-allocator.io/placement":"{}"}},
+  "spec":{"entrypoint":"main","nodeSelector":{"zone":"a"},"arguments":{"parameters":[{"name":"p","value":3}]},
+   "templates":[
+    {"name":"main","dag":{"tasks":[{"name":"a","template":"big","arguments":{}},
+                                   {"name":"b","inline":{"container":{"image":"x","resources":{"requests":{"cpu":2}}}}}]}},
+    {"name":"big","metadata":{"annotations":{"pipelines.kubeflow.org/component_spec":"{\"a\":1}"}},
+     "container":{"image":"x","args":["a","b"],"env":[{"name":"E","value":"1"}],"resources":{"limits":{"memory":"20Gi","cpu":"1"}}},
+     "sidecars":[{"name":"s","image":"y","resources":{"requests":{"cpu":"100m"}}}],
+     "initContainers":[{"name":"i","resources":{"requests":{"memory":"30Gi"}}}],
+     "outputs":{"artifacts":[{"name":"o","path":"/tmp/o"}]},"retryStrategy":{"limit":3}},
+    {"name":"gpu","script":{"image":"x","source":"print(1)\n","resources":{"requests":{"nvidia.com/gpu":1}}},
+     "tolerations":[{"key":"k","operator":"Exists","tolerationSeconds":300}]},
+    {"name":"rs","resource":{"action":"create","manifest":"kind: X\n"}},
+    {"name":"cs","containerSet":{"containers":[{"name":"a","resources":{"requests":{"cpu":"1"}}},{"name":"b"}]},
+     "podSpecPatch":"{\"containers\":[{\"name\":\"a\",\"resources\":{\"requests\":{\"cpu\":\"3\"}}}]}"},
+    {"name":"own","nodeSelector":{"x":"y"},"container":{"image":"x"}},
+    {"name":"steps","steps":[[{"name":"s1","template":"gpu"},{"name":"s2","inline":{"data":{"source":{}},"name":"ignored"}}]]},
+    {"name":"skip","metadata":{"annotations":{"node-allocator.io/skip":"true"}},"container":{}},
+    {"name":"expr","container":{"resources":{"requests":{"cpu":"{{inputs.parameters.cpu}}"}}}},
+    {"name":"bad","container":{"resources":{"requests":{"cpu":"lots"}}}},
+    {"name":"pod","podResources":{"requests":{"cpu":"500"}},"container":{}}
+  ]}})";
+
+}  // namespace
+
+TEST_CASE("review_reader: a realistic review reads fast, with the full parse's answer") {
+  for (const char* settings : {"", "  existingPlacement: Merge\n", "  existingPlacement: Replace\n",
+                               "  mode: Audit\n", "  onNoFit: Reject\n", "  strategy: BestFit\n"}) {
+    CAPTURE(settings);
+    const Policy policy = standard_policy(settings);
+    const std::string text = review_of(kWorkflow);
+    CHECK(fast_path_taken(text));
+    check_same(text, policy);
+    check_same(review_of(kWorkflow, "WorkflowTemplate", "UPDATE"), policy);
+    check_same(review_of(kWorkflow, "Workflow", "UPDATE"), policy);
+    check_same(review_of(kWorkflow, "Pod"), policy);
+  }
+}
+
+TEST_CASE("review_reader: numbers whose text a value cannot give back take the full parse") {
+  const Policy policy = standard_policy();
+  // A fraction, an exponent, a zero that may have been "-0": kept parts need the exact text.
+  for (const char* quantity : {"0.5", "1e3", "2.50", "0", "-0", "1E2", "123456789012345678901"}) {
+    CAPTURE(quantity);
+    const std::string text = review_of(
+        std::string(
+            R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"name":"w"},)") +
+        R"("spec":{"templates":[{"name":"t","container":{"resources":{"requests":{"cpu":)" +
+        quantity + "}}}}]}}");
+    check_same(text, policy);
+  }
+  const std::string plain = review_of(
+      R"({"kind":"Workflow","spec":{"templates":[{"name":"t","container":{"resources":{"requests":{"cpu":2}}}}]}})");
+  CHECK(fast_path_taken(plain));
+  CHECK_FALSE(fast_path_taken(review_of(
+      R"({"spec":{"templates":[{"container":{"resources":{"requests":{"cpu":0.5}}}}]}})")));
+  CHECK_FALSE(fast_path_taken(review_of(R"({"spec":{"nodeSelector":{"a":0},"x":"-0"}})")));
+  CHECK(fast_path_taken(review_of(R"({"spec":{"nodeSelector":{"a":0}}})")));
+  // Numbers in what is dropped are validated, never needed exactly.
+  CHECK(fast_path_taken(review_of(R"({"spec":{"parallelism":0.5,"x":-0,"y":1e300}})")));
+}
+
+TEST_CASE("review_reader: what simdjson refuses gets json::parse's exact answer or error") {
+  const Policy policy = standard_policy();
+  const std::vector<std::string> texts = {
+      "",
+      " ",
+      "[]",
+      "{\"apiVersion\":1}",
+      "\xEF\xBB\xBF" + review_of(kWorkflow),           // a byte-order mark
+      review_of(R"({"metadata":{"name":"\ud800"}})"),  // a lone surrogate: U+FFFD
+      review_of(R"({"spec":{"templates":[{"name":"\udd6d","container":{}}]}})"),
+      review_of(R"({"x":1e400})"),  // beyond a double
+      review_of(R"({"x":[1,]})"),   // malformed
+      review_of(R"({"x":"a)"
+                "\x01"
+                R"("})"),                                          // a raw control character
+      review_of(R"({"x":"\xff"})"),                                // not UTF-8
+      review_of(kWorkflow) + " x",                                 // trailing text
+      review_of(std::string(1500, '[') + std::string(1500, ']')),  // deeper than simdjson goes
+  };
+  for (const auto& text : texts) {
+    CAPTURE(text.substr(0, 200));
+    check_same(text, policy);
+  }
+}
+
+TEST_CASE("review_reader: duplicate keys are all kept, so the last one counts as before") {
+  const Policy policy = standard_policy();
+  const std::string text = review_of(
+      R"({"apiVersion":"argoproj.io/v1alpha1","spec":"Workflow","kind":"Workflow","metadata":{"name":"q"},)"
+      R"("spec":{"templates":[{"name":"a","container":{"image":"x"}},{"name":"a","name":"b","container":null,"container":{}}]}})");
+  CHECK(fast_path_taken(text));
+  check_same(text, policy);
+}
+
+TEST_CASE("review_reader: a reader reused across reviews of every size answers each alike") {
+  const Policy policy = standard_policy();
+  json::ReviewReader reader;
+  std::string big = R"({"kind":"Workflow","spec":{"templates":[)";
+  for (int i = 0; i < 3000; ++i) {
+    big += std::string(i == 0 ? "" : ",") + R"({"name":"t)" + std::to_string(i) +
+           R"(","container":{"image":"x","args":[")" + std::string(100, 'a') +
+           R"("],"resources":{"requests":{"cpu":"100m"}}}})";
+  }
+  big += "]}}";
+  const std::vector<std::string> texts = {review_of(kWorkflow), review_of(big),
+                                          review_of(kWorkflow), "{", review_of(kWorkflow)};
+  REQUIRE(texts[1].size() > json::ReviewReader::kReusedCapacity);
+  for (const auto& text : texts) {
+    auto reused = review(text, policy, reader);
+    auto full = review(text, policy, ReviewParse::Full);
+    REQUIRE(reused.ok() == full.ok());
+    if (reused.ok()) CHECK(reused->body == full->body);
+  }
+}
+
+TEST_CASE("review_reader: every corpus workflow gets the same answer both ways") {
+  const std::filesystem::path corpus = std::filesystem::path(NODEALLOC_SHARED_DIR) / "corpus";
+  if (!std::filesystem::exists(corpus)) {
+    MESSAGE("skipped: no ../shared/corpus");
+    return;
+  }
+  const Policy policy = standard_policy("  existingPlacement: Merge\n");
+  int compared = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
+    const auto ext = entry.path().extension();
+    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml" && ext != ".json")) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto docs = yaml::load_all(text);
+    if (!docs) continue;
+    for (const auto& doc : docs.value()) {
+      const json::Value* kind = json::member(doc, "kind");
+      if (kind == nullptr || !json::is_string(*kind)) continue;
+      CAPTURE(entry.path().string());
+      check_same(review_of(json::write(doc), json::str(*kind)), policy);
+      ++compared;
+    }
+  }
+  CHECK(compared > 200);
+}

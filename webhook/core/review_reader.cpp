@@ -1,0 +1,234 @@
+#include "core/review_reader.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cstdint>
+#include <span>
+
+namespace nodealloc::json {
+namespace {
+
+namespace dom = simdjson::dom;
+
+// What of a value is kept. All: the whole value. Object: only the listed keys, each by its own
+// shape. List: every element by `element`. Presence: null stays null, an object becomes {}
+// (is_placeable() only asks whether resource/data is there). A value of another type than the
+// shape expects is kept whole: the core reports it, and may quote it.
+struct Shape;
+struct Keep {
+  std::string_view key;
+  const Shape* shape;
+};
+struct Shape {
+  enum class Kind { All, Object, List, Presence };
+  Kind kind;
+  std::span<const Keep> keys = {};
+  const Shape* element = nullptr;
+};
+
+extern const Shape kTemplate;
+extern const Shape kWorkflowSpec;
+
+const Shape kAll{Shape::Kind::All};
+const Shape kPresence{Shape::Kind::Presence};
+
+// A container: its name (podSpecPatch entries are matched by it) and resources.
+const Keep kContainerKeys[] = {{"name", &kAll}, {"resources", &kAll}};
+const Shape kContainer{Shape::Kind::Object, kContainerKeys};
+const Shape kContainers{Shape::Kind::List, {}, &kContainer};
+const Keep kContainerSetKeys[] = {{"containers", &kContainers}};
+const Shape kContainerSet{Shape::Kind::Object, kContainerSetKeys};
+
+// A step or task: its name (inline templates are named by it), the template it calls, and an
+// inline template.
+const Keep kStepKeys[] = {{"name", &kAll}, {"template", &kAll}, {"inline", &kTemplate}};
+const Shape kStep{Shape::Kind::Object, kStepKeys};
+const Shape kStepGroup{Shape::Kind::List, {}, &kStep};
+const Shape kSteps{Shape::Kind::List, {}, &kStepGroup};
+const Shape kTasks{Shape::Kind::List, {}, &kStep};
+const Keep kDagKeys[] = {{"tasks", &kTasks}};
+const Shape kDag{Shape::Kind::Object, kDagKeys};
+
+// Only the opt-out and placement annotations are read; the rest (Kubeflow's component specs)
+// can be most of a template's bytes.
+const Keep kAnnotationKeys[] = {{"node-allocator.io/skip", &kAll},
+                                {"node-allocator.io/placement", &kAll}};
+const Shape kAnnotations{Shape::Kind::Object, kAnnotationKeys};
+const Keep kMetadataKeys[] = {
+    {"name", &kAll}, {"generateName", &kAll}, {"namespace", &kAll}, {"annotations", &kAnnotations}};
+const Shape kMetadata{Shape::Kind::Object, kMetadataKeys};
+
+const Keep kMainKeys[] = {{"resources", &kAll}};
+const Shape kMain{Shape::Kind::Object, kMainKeys};
+const Keep kAffinityKeys[] = {{"nodeAffinity", &kAll}};
+const Shape kAffinity{Shape::Kind::Object, kAffinityKeys};
+
+const Keep kTemplateKeys[] = {{"name", &kAll},
+                              {"metadata", &kMetadata},
+                              {"container", &kMain},
+                              {"script", &kMain},
+                              {"containerSet", &kContainerSet},
+                              {"sidecars", &kContainers},
+                              {"initContainers", &kContainers},
+                              {"resource", &kPresence},
+                              {"data", &kPresence},
+                              {"steps", &kSteps},
+                              {"dag", &kDag},
+                              {"nodeSelector", &kAll},
+                              {"affinity", &kAffinity},
+                              {"tolerations", &kAll},
+                              {"podSpecPatch", &kAll},
+                              {"podResources", &kAll}};
+const Shape kTemplate{Shape::Kind::Object, kTemplateKeys};
+const Shape kTemplates{Shape::Kind::List, {}, &kTemplate};
+
+// A workflow spec; a CronWorkflow's spec holds one as workflowSpec.
+const Keep kWorkflowSpecKeys[] = {{"templates", &kTemplates}, {"nodeSelector", &kAll},
+                                  {"tolerations", &kAll},     {"podSpecPatch", &kAll},
+                                  {"podResources", &kAll},    {"workflowSpec", &kWorkflowSpec}};
+const Shape kWorkflowSpec{Shape::Kind::Object, kWorkflowSpecKeys};
+
+const Keep kObjectKeys[] = {
+    {"apiVersion", &kAll}, {"kind", &kAll}, {"metadata", &kMetadata}, {"spec", &kWorkflowSpec}};
+const Shape kObject{Shape::Kind::Object, kObjectKeys};
+const Keep kRequestKeys[] = {{"uid", &kAll},       {"kind", &kAll}, {"operation", &kAll},
+                             {"namespace", &kAll}, {"name", &kAll}, {"object", &kObject}};
+const Shape kRequest{Shape::Kind::Object, kRequestKeys};
+const Keep kReviewKeys[] = {{"apiVersion", &kAll}, {"kind", &kAll}, {"request", &kRequest}};
+const Shape kReview{Shape::Kind::Object, kReviewKeys};
+
+// Copies what `shape` keeps of a simdjson element into RapidJSON values, numbers as marked
+// strings of their text (json.hpp). False: a number's text cannot be recovered.
+class Pruner {
+ public:
+  Pruner(std::string_view text, Allocator& alloc) : text_(text), alloc_(alloc) {}
+
+  bool copy(dom::element e, const Shape& shape, Value& out) {
+    switch (shape.kind) {
+      case Shape::Kind::All:
+        return copy_all(e, out);
+      case Shape::Kind::Presence:
+        if (!e.is_object()) return copy_all(e, out);
+        out.SetObject();
+        return true;
+      case Shape::Kind::Object: {
+        dom::object object;
+        if (e.get_object().get(object) != simdjson::SUCCESS) return copy_all(e, out);
+        out.SetObject();
+        for (const dom::key_value_pair field : object) {
+          const Keep* keep = find(shape.keys, field.key);
+          if (keep == nullptr) continue;
+          Value value;
+          if (!copy(field.value, *keep->shape, value)) return false;
+          out.AddMember(make_string(field.key, alloc_), value, alloc_);
+        }
+        return true;
+      }
+      case Shape::Kind::List: {
+        dom::array array;
+        if (e.get_array().get(array) != simdjson::SUCCESS) return copy_all(e, out);
+        out.SetArray();
+        out.Reserve(static_cast<rapidjson::SizeType>(array.size()), alloc_);
+        for (const dom::element item : array) {
+          Value value;
+          if (!copy(item, *shape.element, value)) return false;
+          out.PushBack(value, alloc_);
+        }
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  static const Keep* find(std::span<const Keep> keys, std::string_view key) {
+    for (const Keep& k : keys) {
+      if (k.key == key) return &k;
+    }
+    return nullptr;
+  }
+
+  bool copy_all(dom::element e, Value& out) {
+    switch (e.type()) {
+      case dom::element_type::OBJECT:
+        out.SetObject();
+        for (const dom::key_value_pair field : dom::object(e)) {
+          Value value;
+          if (!copy_all(field.value, value)) return false;
+          out.AddMember(make_string(field.key, alloc_), value, alloc_);
+        }
+        return true;
+      case dom::element_type::ARRAY:
+        out.SetArray();
+        for (const dom::element item : dom::array(e)) {
+          Value value;
+          if (!copy_all(item, value)) return false;
+          out.PushBack(value, alloc_);
+        }
+        return true;
+      case dom::element_type::STRING:
+        out = make_string(std::string_view(e), alloc_);
+        return true;
+      case dom::element_type::INT64:
+        return integer(int64_t(e), out);
+      case dom::element_type::UINT64:
+        return integer(uint64_t(e), out);
+      case dom::element_type::DOUBLE:
+        return false;  // "0.5", "5e-1" and "0.50" are one double: the text is lost
+      case dom::element_type::BOOL:
+        out.SetBool(bool(e));
+        return true;
+      case dom::element_type::NULL_VALUE:
+        out.SetNull();
+        return true;
+    }
+    return false;
+  }
+
+  // An integer's text is its decimal form (JSON allows no leading zeros or '+'), except that
+  // "-0" and "0" are both 0.
+  template <class Int>
+  bool integer(Int i, Value& out) {
+    if (i == 0) {
+      if (!minus_zero_checked_) {
+        minus_zero_possible_ = text_.find("-0") != std::string_view::npos;
+        minus_zero_checked_ = true;
+      }
+      if (minus_zero_possible_) return false;
+    }
+    char buffer[24];
+    buffer[0] = kNumberMark;
+    const auto end = std::to_chars(buffer + 1, buffer + sizeof buffer, i).ptr;
+    out.SetString(buffer, static_cast<rapidjson::SizeType>(end - buffer), alloc_);
+    return true;
+  }
+
+  std::string_view text_;
+  Allocator& alloc_;
+  bool minus_zero_checked_ = false;
+  bool minus_zero_possible_ = false;
+};
+
+}  // namespace
+
+struct ReviewReader::Parser {
+  dom::parser parser;
+};
+
+ReviewReader::ReviewReader() : parser_(std::make_unique<Parser>()) {}
+ReviewReader::~ReviewReader() = default;
+
+std::optional<Document> ReviewReader::read(std::string_view text) {
+  // A byte-order mark, and the rest of what simdjson refuses, is json::parse's to judge.
+  if (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF) return std::nullopt;
+  std::optional<dom::parser> own;
+  dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
+  dom::element root;
+  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  Document doc;
+  if (!Pruner(text, doc.GetAllocator()).copy(root, kReview, doc)) return std::nullopt;
+  return doc;
+}
+
+}  // namespace nodealloc::json

@@ -1,0 +1,43 @@
+// The AdmissionReview read fast. simdjson validates the whole text (UTF-8, strings, numbers,
+// structure: a full parse, at several GB/s), and only what placement reads is copied into a
+// small RapidJSON document (review metadata; per template its name, calls, containers' names
+// and resources, podSpecPatch, podResources, nodeSelector, affinity, tolerations). Env, args,
+// scripts, volumes and the rest, most of a review's bytes, are validated and dropped.
+//
+// Arrays keep every element, so a kept template has the same index (and patch path) as in the
+// text, and a key's duplicates are all kept, so json::member still sees the last one.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "core/json.hpp"
+
+namespace nodealloc::json {
+
+// Reads AdmissionReviews, keeping simdjson's parse buffers (about 14 bytes per byte of text)
+// from one review to the next, for texts up to kReusedCapacity; a larger text gets buffers of
+// its own, freed after it. Not thread-safe: one reader per thread.
+class ReviewReader {
+ public:
+  static constexpr std::size_t kReusedCapacity = 256 * 1024;
+
+  ReviewReader();
+  ~ReviewReader();
+  ReviewReader(const ReviewReader&) = delete;
+  ReviewReader& operator=(const ReviewReader&) = delete;
+
+  // The pruned review, or nullopt when the text needs json::parse, which then gives the exact
+  // document or error: the text is not JSON simdjson accepts (an error, a lone surrogate
+  // escape, nesting deeper than 1024), or a kept number's text cannot be recovered exactly from
+  // its value (a fraction or exponent, or a zero where "-0" may have been written).
+  std::optional<Document> read(std::string_view text);
+
+ private:
+  struct Parser;
+  std::unique_ptr<Parser> parser_;
+};
+
+}  // namespace nodealloc::json
