@@ -18,12 +18,14 @@ std::string_view string_member(const Value& v, std::string_view name) {
   return string_at(json::member(v, name));
 }
 
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+// The base64 of `bytes` as a JSON string literal (base64 needs no escaping).
+std::string quoted_base64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3) + 3, '"');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + 1),
                                 reinterpret_cast<const unsigned char*>(bytes.data()),
                                 static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
+  out[static_cast<std::size_t>(n) + 1] = '"';
+  out.resize(static_cast<std::size_t>(n) + 2);
   return out;
 }
 
@@ -119,7 +121,9 @@ Result<Answer> review_document(const Value& root, const Policy& policy) {
     w.Key("patchType");
     w.String("JSONPatch");
     w.Key("patch");
-    write_string(w, base64(plan.patch.to_json()));
+    // Raw, not through the writer's per-character escaper (6 % of a review's instructions).
+    const std::string patch = quoted_base64(plan.patch.to_json());
+    w.RawValue(patch.data(), patch.size(), rapidjson::kStringType);
   }
   if (!plan.warnings.empty()) {
     w.Key("warnings");

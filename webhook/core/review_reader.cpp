@@ -144,7 +144,8 @@ class Pruner {
  private:
   static const Keep* find(std::span<const Keep> keys, std::string_view key) {
     for (const Keep& k : keys) {
-      if (k.key == key) return &k;
+      // Length and first byte before memcmp: most keys differ there.
+      if (k.key.size() == key.size() && k.key.front() == key.front() && k.key == key) return &k;
     }
     return nullptr;
   }

@@ -1,5 +1,12 @@
 #include "core/template_request.hpp"
 
+// GCC 12 at -O3 sees a memcpy of boost::container's inline storage as reading past it (a false
+// positive of the same family as GCC bug 105651, fixed in 13).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -13,7 +20,10 @@ namespace nodealloc {
 namespace {
 
 using json::Value;
-using Entries = std::vector<std::pair<std::string_view, const Value*>>;
+// Small inline vectors: a container names a handful of resources, a template a handful of
+// containers, and a review has hundreds of templates (no heap allocation for them).
+using Entries = boost::container::small_vector<std::pair<std::string_view, const Value*>, 4>;
+using Amounts = boost::container::small_vector<std::pair<std::string_view, Quantity>, 4>;
 
 struct Container {
   std::string_view name;
@@ -21,6 +31,7 @@ struct Container {
   Entries requests;
   Entries limits;
 };
+using Containers = boost::container::small_vector<Container, 4>;
 
 bool has_expression(std::string_view s) {
   return s.find("{{") != std::string_view::npos;
@@ -88,7 +99,9 @@ void set(Entries& entries, std::string_view key, const Value* value) {
 }
 
 void erase(Entries& entries, std::string_view key) {
-  std::erase_if(entries, [&](const auto& e) { return e.first == key; });
+  entries.erase(
+      std::remove_if(entries.begin(), entries.end(), [&](const auto& e) { return e.first == key; }),
+      entries.end());
 }
 
 Where container_where(const Container& c) {
@@ -122,8 +135,8 @@ std::string_view name_of(const Value& c) {
   return n != nullptr && json::is_string(*n) ? json::str(*n) : std::string_view();
 }
 
-void add_containers(const Value* list, bool init, std::string_view field,
-                    std::vector<Container>& out, Problems& problems) {
+void add_containers(const Value* list, bool init, std::string_view field, Containers& out,
+                    Problems& problems) {
   if (list == nullptr || list->IsNull()) return;
   if (!list->IsArray()) {
     problems.not_a(*list, "a list", Where(field));
@@ -139,8 +152,8 @@ void add_containers(const Value* list, bool init, std::string_view field,
   }
 }
 
-std::vector<Container> containers_of(const Value& tmpl, Problems& problems) {
-  std::vector<Container> out;
+Containers containers_of(const Value& tmpl, Problems& problems) {
+  Containers out;
   for (std::string_view field : {"container", "script"}) {
     const Value* main = json::member(tmpl, field);
     if (main == nullptr || main->IsNull()) continue;
@@ -176,7 +189,7 @@ std::optional<json::Document> parse_pod_spec_patch(std::string_view text) {
 
 // Strategic-merge semantics for what R depends on: containers are matched by name, resource
 // maps merged per key, and null deletes.
-void apply_patch(const Value& patch, std::vector<Container>& containers, Problems& problems) {
+void apply_patch(const Value& patch, Containers& containers, Problems& problems) {
   if (!patch.IsObject()) {
     problems.bad("podSpecPatch is not an object");
     return;
@@ -253,28 +266,42 @@ std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const 
 }
 
 // requests[r] if present, else limits[r] (Kubernetes defaults requests to limits).
-ResourceList effective(const Entries& requests, const Entries& limits, Problems& problems,
-                       const Where& where) {
-  ResourceList out;
-  for (const auto& [key, value] : requests) {
+Amounts effective(const Entries& requests, const Entries& limits, Problems& problems,
+                  const Where& where) {
+  Amounts out;
+  for (const auto& [key, value] : requests) {  // keys are unique (set() above)
     if (auto q = read_quantity(*value, problems, where.with(" requests.", key))) {
-      out.insert_or_assign(std::string(key), std::move(*q));
+      out.emplace_back(key, std::move(*q));
     }
   }
   for (const auto& [key, value] : limits) {
-    auto q = read_quantity(*value, problems, where.with(" limits.", key));
-    if (q && !out.contains(key)) out.emplace(std::string(key), std::move(*q));
+    auto q =
+        read_quantity(*value, problems, where.with(" limits.", key));  // checked even if unused
+    const bool requested =
+        std::any_of(out.begin(), out.end(), [&](const auto& a) { return a.first == key; });
+    if (q && !requested) out.emplace_back(key, std::move(*q));
   }
   return out;
 }
 
-void add_into(ResourceList& sum, const ResourceList& more) {
+void add_into(ResourceList& sum, const Amounts& more) {
   for (const auto& [name, q] : more) {
     auto it = sum.find(name);
     if (it == sum.end()) {
-      sum.emplace(name, q);
+      sum.emplace(std::string(name), q);
     } else {
       it->second += q;
+    }
+  }
+}
+
+void max_into(ResourceList& max, const Amounts& more) {
+  for (const auto& [name, q] : more) {
+    auto it = max.find(name);
+    if (it == max.end()) {
+      max.emplace(std::string(name), q);
+    } else if (it->second < q) {
+      it->second = q;
     }
   }
 }
@@ -303,7 +330,7 @@ bool is_placeable(const json::Value& tmpl) {
 TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
                                  const ResourceList& executor_overhead) {
   Problems problems;
-  std::vector<Container> containers = containers_of(tmpl, problems);
+  Containers containers = containers_of(tmpl, problems);
 
   std::vector<json::Document> patches;  // owns what patched entries point into
   for (const Value* owner : {spec, &tmpl}) {
@@ -332,7 +359,7 @@ TemplateRequest template_request(const json::Value& tmpl, const json::Value* spe
   ResourceList regular = executor_overhead;  // Argo's wait container
   ResourceList init = executor_overhead;     // Argo's init container
   for (const auto& c : containers) {
-    ResourceList r = effective(c.requests, c.limits, problems, container_where(c));
+    const Amounts r = effective(c.requests, c.limits, problems, container_where(c));
     if (c.init) {
       max_into(init, r);
     } else {
@@ -357,7 +384,7 @@ TemplateRequest template_request(const json::Value& tmpl, const json::Value* spe
       read_entries(json::member(*pod, "requests"), requests, problems, pod_where.with(".requests"));
       read_entries(json::member(*pod, "limits"), limits, problems, pod_where.with(".limits"));
       for (auto& [name, q] : effective(requests, limits, problems, pod_where)) {
-        request.insert_or_assign(name, std::move(q));
+        request.insert_or_assign(std::string(name), std::move(q));
       }
     }
   }
