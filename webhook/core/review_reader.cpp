@@ -98,50 +98,54 @@ const Shape kRequest{Shape::Kind::Object, kRequestKeys};
 const Keep kReviewKeys[] = {{"apiVersion", &kAll}, {"kind", &kAll}, {"request", &kRequest}};
 const Shape kReview{Shape::Kind::Object, kReviewKeys};
 
-// Copies what `shape` keeps of a simdjson element into RapidJSON values, numbers as marked
-// strings of their text (json.hpp). False: a number's text cannot be recovered.
+// Replays what `shape` keeps of a simdjson element as SAX events into a RapidJSON document
+// (Document::Populate), numbers as marked strings of their text (json.hpp): objects and arrays
+// get exactly the room they need, built on the document's stack. False: a number's text cannot
+// be recovered.
 class Pruner {
  public:
-  Pruner(std::string_view text, Allocator& alloc) : text_(text), alloc_(alloc) {}
+  Pruner(std::string_view text, dom::element root) : text_(text), root_(root) {}
 
-  bool copy(dom::element e, const Shape& shape, Value& out) {
+  bool operator()(Document& out) { return ok_ = copy(root_, kReview, out); }
+  bool ok() const { return ok_; }
+
+ private:
+  bool copy(dom::element e, const Shape& shape, Document& out) {
     switch (shape.kind) {
       case Shape::Kind::All:
         return copy_all(e, out);
       case Shape::Kind::Presence:
         if (!e.is_object()) return copy_all(e, out);
-        out.SetObject();
-        return true;
+        return out.StartObject() && out.EndObject(0);
       case Shape::Kind::Object: {
         dom::object object;
         if (e.get_object().get(object) != simdjson::SUCCESS) return copy_all(e, out);
-        out.SetObject();
+        out.StartObject();
+        rapidjson::SizeType kept = 0;
         for (const dom::key_value_pair field : object) {
           const Keep* keep = find(shape.keys, field.key);
           if (keep == nullptr) continue;
-          Value value;
-          if (!copy(field.value, *keep->shape, value)) return false;
-          out.AddMember(make_string(field.key, alloc_), value, alloc_);
+          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
+          if (!copy(field.value, *keep->shape, out)) return false;
+          ++kept;
         }
-        return true;
+        return out.EndObject(kept);
       }
       case Shape::Kind::List: {
         dom::array array;
         if (e.get_array().get(array) != simdjson::SUCCESS) return copy_all(e, out);
-        out.SetArray();
-        out.Reserve(static_cast<rapidjson::SizeType>(array.size()), alloc_);
+        out.StartArray();
+        rapidjson::SizeType n = 0;
         for (const dom::element item : array) {
-          Value value;
-          if (!copy(item, *shape.element, value)) return false;
-          out.PushBack(value, alloc_);
+          if (!copy(item, *shape.element, out)) return false;
+          ++n;
         }
-        return true;
+        return out.EndArray(n);
       }
     }
     return false;
   }
 
- private:
   static const Keep* find(std::span<const Keep> keys, std::string_view key) {
     for (const Keep& k : keys) {
       // Length and first byte before memcmp: most keys differ there.
@@ -150,27 +154,31 @@ class Pruner {
     return nullptr;
   }
 
-  bool copy_all(dom::element e, Value& out) {
+  bool copy_all(dom::element e, Document& out) {
     switch (e.type()) {
-      case dom::element_type::OBJECT:
-        out.SetObject();
+      case dom::element_type::OBJECT: {
+        out.StartObject();
+        rapidjson::SizeType n = 0;
         for (const dom::key_value_pair field : dom::object(e)) {
-          Value value;
-          if (!copy_all(field.value, value)) return false;
-          out.AddMember(make_string(field.key, alloc_), value, alloc_);
+          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
+          if (!copy_all(field.value, out)) return false;
+          ++n;
         }
-        return true;
-      case dom::element_type::ARRAY:
-        out.SetArray();
+        return out.EndObject(n);
+      }
+      case dom::element_type::ARRAY: {
+        out.StartArray();
+        rapidjson::SizeType n = 0;
         for (const dom::element item : dom::array(e)) {
-          Value value;
-          if (!copy_all(item, value)) return false;
-          out.PushBack(value, alloc_);
+          if (!copy_all(item, out)) return false;
+          ++n;
         }
-        return true;
-      case dom::element_type::STRING:
-        out = make_string(std::string_view(e), alloc_);
-        return true;
+        return out.EndArray(n);
+      }
+      case dom::element_type::STRING: {
+        const std::string_view s(e);
+        return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+      }
       case dom::element_type::INT64:
         return integer(int64_t(e), out);
       case dom::element_type::UINT64:
@@ -178,11 +186,9 @@ class Pruner {
       case dom::element_type::DOUBLE:
         return false;  // "0.5", "5e-1" and "0.50" are one double: the text is lost
       case dom::element_type::BOOL:
-        out.SetBool(bool(e));
-        return true;
+        return out.Bool(bool(e));
       case dom::element_type::NULL_VALUE:
-        out.SetNull();
-        return true;
+        return out.Null();
     }
     return false;
   }
@@ -190,7 +196,7 @@ class Pruner {
   // An integer's text is its decimal form (JSON allows no leading zeros or '+'), except that
   // "-0" and "0" are both 0.
   template <class Int>
-  bool integer(Int i, Value& out) {
+  bool integer(Int i, Document& out) {
     if (i == 0) {
       if (!minus_zero_checked_) {
         minus_zero_possible_ = text_.find("-0") != std::string_view::npos;
@@ -201,12 +207,12 @@ class Pruner {
     char buffer[24];
     buffer[0] = kNumberMark;
     const auto end = std::to_chars(buffer + 1, buffer + sizeof buffer, i).ptr;
-    out.SetString(buffer, static_cast<rapidjson::SizeType>(end - buffer), alloc_);
-    return true;
+    return out.String(buffer, static_cast<rapidjson::SizeType>(end - buffer), true);
   }
 
   std::string_view text_;
-  Allocator& alloc_;
+  dom::element root_;
+  bool ok_ = false;
   bool minus_zero_checked_ = false;
   bool minus_zero_possible_ = false;
 };
@@ -228,7 +234,9 @@ std::optional<Document> ReviewReader::read(std::string_view text) {
   dom::element root;
   if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
   Document doc;
-  if (!Pruner(text, doc.GetAllocator()).copy(root, kReview, doc)) return std::nullopt;
+  Pruner pruner(text, root);
+  doc.Populate(pruner);
+  if (!pruner.ok()) return std::nullopt;
   return doc;
 }
 
