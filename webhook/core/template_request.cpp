@@ -275,10 +275,10 @@ Amounts effective(const Entries& requests, const Entries& limits, Problems& prob
     }
   }
   for (const auto& [key, value] : limits) {
-    auto q =
-        read_quantity(*value, problems, where.with(" limits.", key));  // checked even if unused
-    const bool requested =
-        std::any_of(out.begin(), out.end(), [&](const auto& a) { return a.first == key; });
+    // Read even when requests has it: every value must parse (spec §9).
+    auto q = read_quantity(*value, problems, where.with(" limits.", key));
+    bool requested = false;
+    for (const auto& amount : out) requested = requested || amount.first == key;
     if (q && !requested) out.emplace_back(key, std::move(*q));
   }
   return out;
