@@ -39,8 +39,12 @@ bool iequals(std::string_view a, std::string_view b) {
 
 class HttpsSession final : public Connection, public std::enable_shared_from_this<HttpsSession> {
  public:
-  HttpsSession(tcp::socket&& socket, HttpsShared& shared, std::shared_ptr<ssl::context> context)
-      : shared_(shared), context_(std::move(context)), stream_(std::move(socket), *context_) {}
+  HttpsSession(tcp::socket&& socket, HttpsShared& shared, json::ReviewReader& reader,
+               std::shared_ptr<ssl::context> context)
+      : shared_(shared),
+        reader_(reader),
+        context_(std::move(context)),
+        stream_(std::move(socket), *context_) {}
 
   ~HttpsSession() override {
     if (in_request_) shared_.metrics.request_finished();
@@ -48,6 +52,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     shared_.metrics.connection_closed();
   }
 
+  // On the listener's thread; the rest on the worker's.
   void start() {
     shared_.metrics.connection_opened();
     shared_.tracker.add(this, weak_from_this());
@@ -199,7 +204,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     auto& req = parser_->get();
     const Request request{req.method_string(), req.target(), req[http::field::content_type],
                           req.body()};
-    Response response = shared_.router.handle(request, policy_, started_);
+    Response response = shared_.router.handle(request, policy_, reader_, started_);
     const bool keep_alive = req.keep_alive() && !stopping_ && !shared_.tracker.stopping();
     send(std::move(response), keep_alive, false);
   }
@@ -272,6 +277,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   HttpsShared& shared_;
+  json::ReviewReader& reader_;                   // the worker's
   std::shared_ptr<ssl::context> context_;        // outlives stream_
   beast::ssl_stream<beast::tcp_stream> stream_;  // flat_stream: one TLS record per answer
   beast::flat_buffer buffer_;
@@ -290,9 +296,11 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
 }  // namespace
 
-void start_https_session(Listener::Socket& socket, HttpsShared& shared) {
+void start_https_session(Listener::Socket& socket, HttpsShared& shared,
+                         json::ReviewReader& reader) {
   auto context = shared.tls.load();
-  std::make_shared<HttpsSession>(std::move(socket.socket), shared, std::move(context))->start();
+  std::make_shared<HttpsSession>(std::move(socket.socket), shared, reader, std::move(context))
+      ->start();
 }
 
 }  // namespace nodealloc::server

@@ -1,7 +1,9 @@
 // One TLS connection: handshake -> [wait for a request -> header -> body -> answer]* -> close,
-// every step under its own timeout, on the connection's strand.
+// every step under its own timeout, all on the thread of the worker the connection was given to
+// (server/worker.hpp): no strand.
 #pragma once
 
+#include "core/review_reader.hpp"
 #include "server/config.hpp"
 #include "server/connections.hpp"
 #include "server/listener.hpp"
@@ -22,7 +24,8 @@ struct HttpsShared {
   ConnectionTracker& tracker;
 };
 
-// Starts serving an accepted connection with the TLS context in force now.
-void start_https_session(Listener::Socket& socket, HttpsShared& shared);
+// Starts serving an accepted connection with the TLS context in force now. The socket's
+// io_context must run on one thread only; reader is that thread's (it outlives the session).
+void start_https_session(Listener::Socket& socket, HttpsShared& shared, json::ReviewReader& reader);
 
 }  // namespace nodealloc::server

@@ -4,7 +4,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "server/listener_impl.hpp"
 
@@ -14,10 +13,11 @@ namespace {
 
 class TcpListener final : public Listener, public std::enable_shared_from_this<TcpListener> {
  public:
-  TcpListener(net::io_context& ioc, OnAccept on_accept, Logger& log)
-      : ioc_(ioc),
-        acceptor_(net::make_strand(ioc)),
-        retry_(acceptor_.get_executor()),
+  TcpListener(net::io_context& ioc, OnAccept on_accept, Logger& log,
+              std::vector<net::io_context*> into)
+      : into_(into.empty() ? std::vector<net::io_context*>{&ioc} : std::move(into)),
+        acceptor_(ioc),
+        retry_(ioc),
         on_accept_(std::move(on_accept)),
         log_(log) {}
 
@@ -48,9 +48,10 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
   }
 
  private:
+  // The socket is opened on the next io_context in turn: the connection's handlers run there.
   void accept() {
     if (!acceptor_.is_open()) return;
-    acceptor_.async_accept(net::make_strand(ioc_),
+    acceptor_.async_accept(*into_[next_],
                            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
@@ -69,12 +70,14 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
     }
     beast::error_code ignored;
     socket.set_option(tcp::no_delay(true), ignored);
-    Socket s{std::move(socket)};
+    Socket s{std::move(socket), next_};
+    next_ = (next_ + 1) % into_.size();
     on_accept_(s);
     accept();
   }
 
-  net::io_context& ioc_;
+  const std::vector<net::io_context*> into_;
+  std::size_t next_ = 0;  // index in into_ of the next connection's io_context
   tcp::acceptor acceptor_;
   net::steady_timer retry_;
   OnAccept on_accept_;
@@ -84,14 +87,15 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
 }  // namespace
 
 Result<std::shared_ptr<Listener>> Listener::open(net::io_context& ioc, const Endpoint& endpoint,
-                                                 OnAccept on_accept, Logger& log) {
+                                                 OnAccept on_accept, Logger& log,
+                                                 std::vector<net::io_context*> into) {
   beast::error_code ec;
   auto address = net::ip::make_address(endpoint.host, ec);
   if (ec) {
     return Error{"cannot listen on " + endpoint.to_string() + ": not an IP address (" +
                  ec.message() + ")"};
   }
-  auto listener = std::make_shared<TcpListener>(ioc, std::move(on_accept), log);
+  auto listener = std::make_shared<TcpListener>(ioc, std::move(on_accept), log, std::move(into));
   if (auto err = listener->bind(tcp::endpoint(address, endpoint.port))) {
     return Error{"cannot listen on " + endpoint.to_string() + ": " + err.message()};
   }

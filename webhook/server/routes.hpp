@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/review_reader.hpp"
 #include "server/config.hpp"
 #include "server/logging.hpp"
 #include "server/metrics.hpp"
@@ -48,13 +49,19 @@ class Router {
   Response check_header(std::string_view method, std::string_view target,
                         std::string_view content_type) const;
 
-  // started: when the request's header was complete (for the duration metric and log).
+  // started: when the request's header was complete (for the duration metric and log). reader:
+  // the calling thread's, for /mutate (review() reusing its parse buffers).
+  Response handle(const Request& request, PolicyCache& cache, json::ReviewReader& reader,
+                  std::chrono::steady_clock::time_point started) const;
+  // The same with a reader made for the call (the socket-free fuzz target's).
   Response handle(const Request& request, PolicyCache& cache,
                   std::chrono::steady_clock::time_point started) const;
 
  private:
-  Response admit(const Request& request, Handler handler, PolicyCache& cache,
+  Response route(const Request& request, PolicyCache& cache, json::ReviewReader* reader,
                  std::chrono::steady_clock::time_point started) const;
+  Response admit(const Request& request, Handler handler, PolicyCache& cache,
+                 json::ReviewReader* reader, std::chrono::steady_clock::time_point started) const;
 
   const Config& config_;
   Logger& log_;

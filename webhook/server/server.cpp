@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <csignal>
@@ -13,6 +12,7 @@
 #include "server/connections.hpp"
 #include "server/https_session.hpp"
 #include "server/listener.hpp"
+#include "server/listener_impl.hpp"
 #include "server/logging.hpp"
 #include "server/metrics.hpp"
 #include "server/metrics_server.hpp"
@@ -21,11 +21,12 @@
 #include "server/reloader.hpp"
 #include "server/routes.hpp"
 #include "server/tls_context.hpp"
+#include "server/worker.hpp"
 
 namespace nodealloc::server {
 
-// Declaration order is destruction order reversed: the io_context (and with it every session)
-// goes before the state the sessions use.
+// Declaration order is destruction order reversed: the workers' io_contexts (and with them every
+// session) go before the state the sessions use; the signal set and the timer before worker 0's.
 struct Server::Impl {
   explicit Impl(Config c)
       : config(std::move(c)),
@@ -34,15 +35,15 @@ struct Server::Impl {
         router(config, log, metrics, policy, ready),
         shared{config, log, metrics, router, tls, tracker},
         reloader(config, log, metrics, policy, tls),
-        ioc(static_cast<int>(config.threads)),
-        signals(ioc, SIGINT, SIGTERM),
-        shutdown_timer(ioc) {}
+        workers(config.threads),
+        signals(workers[0].ioc, SIGINT, SIGTERM),
+        shutdown_timer(workers[0].ioc) {}
 
   int run();
   Result<std::shared_ptr<Listener>> listen(const Endpoint& endpoint, Listener::OnAccept on_accept);
   void on_signal(int signal);
   void wait_for_connections();
-  void work();
+  void work(Worker& worker);
 
   Config config;
   Logger log;
@@ -55,7 +56,7 @@ struct Server::Impl {
   HttpsShared shared;
   Reloader reloader;
 
-  net::io_context ioc;
+  Workers workers;
   net::signal_set signals;
   net::steady_timer shutdown_timer;
   std::chrono::steady_clock::time_point deadline;
@@ -69,7 +70,9 @@ int Server::Impl::run() {
   if (!reloader.load_initial()) return 1;
 
   auto https = Listener::open(
-      ioc, config.listen, [this](Listener::Socket& s) { start_https_session(s, shared); }, log);
+      workers[0].ioc, config.listen,
+      [this](Listener::Socket& s) { start_https_session(s, shared, workers[s.index].reader); }, log,
+      workers.contexts());
   if (!https) {
     log.error(https.error().message);
     return 1;
@@ -78,7 +81,7 @@ int Server::Impl::run() {
   std::string metrics_address = "off";
   if (config.metrics_listen) {
     auto m = Listener::open(
-        ioc, *config.metrics_listen,
+        workers[0].ioc, *config.metrics_listen,
         [this](Listener::Socket& s) { start_metrics_session(s, config, metrics); }, log);
     if (!m) {
       log.error(m.error().message);
@@ -103,19 +106,21 @@ int Server::Impl::run() {
             {"client_ca", config.client_ca_file.empty() ? "none" : config.client_ca_file},
             {"policy", policy.load()->policy.summary()}});
 
-  std::vector<std::jthread> workers;
-  for (unsigned i = 1; i < config.threads; ++i) workers.emplace_back([this] { work(); });
-  work();
-  for (auto& w : workers) w.join();
+  std::vector<std::jthread> threads;
+  for (std::size_t i = 1; i < workers.size(); ++i) {
+    threads.emplace_back([this, i] { work(workers[i]); });
+  }
+  work(workers[0]);
+  for (auto& t : threads) t.join();
   reloader.stop();
   log.info("stopped");
   return 0;
 }
 
-void Server::Impl::work() {
+void Server::Impl::work(Worker& worker) {
   for (;;) {
     try {
-      ioc.run();
+      worker.ioc.run();
       return;
     } catch (const std::exception& e) {
       log.error("unexpected exception in a handler", {{"error", e.what()}});
@@ -127,7 +132,7 @@ void Server::Impl::on_signal(int signal) {
   const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
   if (stopping) {
     log.warn("second signal; stopping now", {{"signal", name}});
-    ioc.stop();
+    workers.stop();
     return;
   }
   stopping = true;
@@ -151,13 +156,13 @@ void Server::Impl::on_signal(int signal) {
 void Server::Impl::wait_for_connections() {
   const auto open = tracker.size();
   if (open == 0) {
-    ioc.stop();
+    workers.stop();
     return;
   }
   if (std::chrono::steady_clock::now() >= deadline) {
     log.warn("shutdown grace over; closing connections still open",
              {{"open_connections", std::to_string(open), false}});
-    ioc.stop();
+    workers.stop();
     return;
   }
   shutdown_timer.expires_after(std::chrono::milliseconds(20));
