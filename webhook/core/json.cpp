@@ -180,7 +180,11 @@ const Value* member(const Value& v, std::string_view name) {
   // applies the patch to what it decoded).
   for (auto it = v.MemberEnd(); it != v.MemberBegin();) {
     --it;
-    if (str(it->name) == name) return &it->value;
+    // Length, then first byte, before memcmp: most names differ there (a hot loop).
+    const std::string_view key = str(it->name);
+    if (key.size() == name.size() && (key.empty() || key.front() == name.front()) && key == name) {
+      return &it->value;
+    }
   }
   return nullptr;
 }

@@ -40,6 +40,7 @@ void JsonPatch::write_to(json::Writer<rapidjson::StringBuffer>& writer) const {
 
 std::string JsonPatch::to_json() const {
   rapidjson::StringBuffer buffer;
+  buffer.Reserve(128 * ops_.size());  // an op is about 100 bytes: few or no regrowths
   json::Writer<rapidjson::StringBuffer> writer(buffer);
   write_to(writer);
   return {buffer.GetString(), buffer.GetSize()};
