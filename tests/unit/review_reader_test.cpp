@@ -119,8 +119,10 @@ TEST_CASE("review_reader: what simdjson refuses gets json::parse's exact answer 
       "\xEF\xBB\xBF" + review_of(kWorkflow),           // a byte-order mark
       review_of(R"({"metadata":{"name":"\ud800"}})"),  // a lone surrogate: U+FFFD
       review_of(R"({"spec":{"templates":[{"name":"\udd6d","container":{}}]}})"),
-      review_of(R"({"x":1e400})"),  // beyond a double
-      review_of(R"({"x":[1,]})"),   // malformed
+      review_of(R"({"x":1e400})"),   // beyond a double
+      review_of(R"({"x":0e1100})"),  // 0 to simdjson and Go, too big to RapidJSON (fuzz_review)
+      review_of(R"({"x":[1e-400,-0.0e999]})"),
+      review_of(R"({"x":[1,]})"),  // malformed
       review_of(R"({"x":"a)"
                 "\x01"
                 R"("})"),                                          // a raw control character

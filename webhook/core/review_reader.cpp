@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 namespace nodealloc::json {
@@ -217,6 +218,26 @@ class Pruner {
   bool minus_zero_possible_ = false;
 };
 
+// A number whose value is 0 but whose text has an exponent beyond 308 ("0e400"): simdjson reads
+// 0, RapidJSON refuses it as too big (Go reads 0). Any double 0 anywhere in the text, kept or
+// dropped, sends the text to json::parse so both paths refuse alike; doubles are rare and zero
+// ones rarer. Scans simdjson's tape (its documented layout: a 64-bit word per value, a second
+// word holding a number's value).
+bool has_zero_double(const dom::document& doc) {
+  const uint64_t* tape = doc.tape.get();
+  const uint64_t end = tape[0] & 0x00FFFFFFFFFFFFFFULL;  // the root's word: where it ends
+  for (uint64_t i = 1; i < end; ++i) {
+    const auto type = static_cast<char>(tape[i] >> 56);
+    if (type == 'd') {
+      double value = 0;
+      std::memcpy(&value, &tape[i + 1], sizeof value);
+      if (value == 0) return true;
+    }
+    if (type == 'd' || type == 'l' || type == 'u') ++i;  // the value's own word
+  }
+  return false;
+}
+
 }  // namespace
 
 struct ReviewReader::Parser {
@@ -233,6 +254,7 @@ std::optional<Document> ReviewReader::read(std::string_view text) {
   dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
   dom::element root;
   if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  if (has_zero_double(parser.doc)) return std::nullopt;
   Document doc;
   Pruner pruner(text, root);
   doc.Populate(pruner);

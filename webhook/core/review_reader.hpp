@@ -31,8 +31,10 @@ class ReviewReader {
 
   // The pruned review, or nullopt when the text needs json::parse, which then gives the exact
   // document or error: the text is not JSON simdjson accepts (an error, a lone surrogate
-  // escape, nesting deeper than 1024), or a kept number's text cannot be recovered exactly from
-  // its value (a fraction or exponent, or a zero where "-0" may have been written).
+  // escape, nesting deeper than 1024), a number anywhere is a fraction or exponent of value 0
+  // ("0e400": RapidJSON refuses what simdjson reads as 0), or a kept number's text cannot be
+  // recovered exactly from its value (a fraction or exponent, or a zero where "-0" may have
+  // been written).
   std::optional<Document> read(std::string_view text);
 
  private:
