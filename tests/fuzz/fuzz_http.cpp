@@ -36,6 +36,7 @@ struct World {
   PolicyStore store{metrics};
   std::atomic<bool> ready{true};
   Router router{config, log, metrics, store, ready};
+  json::ReviewReader reader;  // reused from input to input, as a worker thread's is
   World() {
     auto policy = parse_policy(fuzz::kExamplePolicy);
     if (!policy) std::abort();
@@ -68,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                               std::string(request.body);
 
   PolicyCache cache;
-  const Response r = w.router.handle(request, cache, std::chrono::steady_clock::now());
+  const Response r = w.router.handle(request, cache, w.reader, std::chrono::steady_clock::now());
   w.metrics.http_response(r.handler, r.status);
   static constexpr std::array<int, 8> kStatuses = {200, 400, 404, 405, 413, 415, 503};
   bool known = false;

@@ -92,16 +92,6 @@ Response Router::check_header(std::string_view method, std::string_view target,
 
 Response Router::handle(const Request& request, PolicyCache& cache, json::ReviewReader& reader,
                         std::chrono::steady_clock::time_point started) const {
-  return route(request, cache, &reader, started);
-}
-
-Response Router::handle(const Request& request, PolicyCache& cache,
-                        std::chrono::steady_clock::time_point started) const {
-  return route(request, cache, nullptr, started);
-}
-
-Response Router::route(const Request& request, PolicyCache& cache, json::ReviewReader* reader,
-                       std::chrono::steady_clock::time_point started) const {
   Response r = check_header(request.method, request.target, request.content_type);
   if (r.status != 0) return r;
   switch (r.handler) {
@@ -118,18 +108,13 @@ Response Router::route(const Request& request, PolicyCache& cache, json::ReviewR
 }
 
 Response Router::admit(const Request& request, Handler handler, PolicyCache& cache,
-                       json::ReviewReader* reader,
+                       json::ReviewReader& reader,
                        std::chrono::steady_clock::time_point started) const {
   const PolicySnapshot& snapshot = cache.get(policy_);
   Result<Answer> answer = Error{};
   try {
-    if (handler == Handler::Place) {
-      answer = place(request.body, snapshot.policy);
-    } else if (reader) {
-      answer = review(request.body, snapshot.policy, *reader);
-    } else {
-      answer = review(request.body, snapshot.policy);
-    }
+    answer = handler == Handler::Place ? place(request.body, snapshot.policy)
+                                       : review(request.body, snapshot.policy, reader);
   } catch (const std::exception& e) {
     const auto took = std::chrono::steady_clock::now() - started;
     metrics_.record(handler, nullptr, snapshot.pool_counters, took);

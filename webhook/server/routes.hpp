@@ -53,15 +53,10 @@ class Router {
   // the calling thread's, for /mutate (review() reusing its parse buffers).
   Response handle(const Request& request, PolicyCache& cache, json::ReviewReader& reader,
                   std::chrono::steady_clock::time_point started) const;
-  // The same with a reader made for the call (the socket-free fuzz target's).
-  Response handle(const Request& request, PolicyCache& cache,
-                  std::chrono::steady_clock::time_point started) const;
 
  private:
-  Response route(const Request& request, PolicyCache& cache, json::ReviewReader* reader,
-                 std::chrono::steady_clock::time_point started) const;
   Response admit(const Request& request, Handler handler, PolicyCache& cache,
-                 json::ReviewReader* reader, std::chrono::steady_clock::time_point started) const;
+                 json::ReviewReader& reader, std::chrono::steady_clock::time_point started) const;
 
   const Config& config_;
   Logger& log_;
