@@ -149,7 +149,7 @@ TEST_CASE("review_reader: a reader reused across reviews of every size answers e
   const Policy policy = standard_policy();
   json::ReviewReader reader;
   std::string big = R"({"kind":"Workflow","spec":{"templates":[)";
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 2000; ++i) {  // about 390 KB: between the two limits
     big += std::string(i == 0 ? "" : ",") + R"({"name":"t)" + std::to_string(i) +
            R"(","container":{"image":"x","args":[")" + std::string(100, 'a') +
            R"("],"resources":{"requests":{"cpu":"100m"}}}})";
@@ -158,6 +158,12 @@ TEST_CASE("review_reader: a reader reused across reviews of every size answers e
   const std::vector<std::string> texts = {review_of(kWorkflow), review_of(big),
                                           review_of(kWorkflow), "{", review_of(kWorkflow)};
   REQUIRE(texts[1].size() > json::ReviewReader::kReusedCapacity);
+  REQUIRE(texts[1].size() <= json::ReviewReader::kFastLimit);
+  CHECK(fast_path_taken(texts[1]));  // with buffers of its own
+  std::string huge = R"({"kind":"Workflow","spec":{"x":")" +
+                     std::string(json::ReviewReader::kFastLimit, 'a') + R"("}})";
+  CHECK_FALSE(fast_path_taken(review_of(huge)));  // json::parse's
+  check_same(review_of(huge), policy);
   for (const auto& text : texts) {
     auto reused = review(text, policy, reader);
     auto full = review(text, policy, ReviewParse::Full);

@@ -250,6 +250,7 @@ ReviewReader::~ReviewReader() = default;
 std::optional<Document> ReviewReader::read(std::string_view text) {
   // A byte-order mark, and the rest of what simdjson refuses, is json::parse's to judge.
   if (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF) return std::nullopt;
+  if (text.size() > kFastLimit) return std::nullopt;
   std::optional<dom::parser> own;
   dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
   dom::element root;

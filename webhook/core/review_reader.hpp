@@ -18,11 +18,14 @@
 namespace nodealloc::json {
 
 // Reads AdmissionReviews, keeping simdjson's parse buffers (about 14 bytes per byte of text)
-// from one review to the next, for texts up to kReusedCapacity; a larger text gets buffers of
-// its own, freed after it. Not thread-safe: one reader per thread.
+// from one review to the next, for texts up to kReusedCapacity; a text up to kFastLimit gets
+// buffers of its own, freed after it. A larger text (kube-apiserver sends up to 3 MiB) is left
+// to json::parse: buffers of 14x its size would come from mmap and cost a page fault per 4 KiB
+// on every review, more than RapidJSON's whole parse. Not thread-safe: one reader per thread.
 class ReviewReader {
  public:
   static constexpr std::size_t kReusedCapacity = 256 * 1024;
+  static constexpr std::size_t kFastLimit = 512 * 1024;
 
   ReviewReader();
   ~ReviewReader();
@@ -30,8 +33,9 @@ class ReviewReader {
   ReviewReader& operator=(const ReviewReader&) = delete;
 
   // The pruned review, or nullopt when the text needs json::parse, which then gives the exact
-  // document or error: the text is not JSON simdjson accepts (an error, a lone surrogate
-  // escape, nesting deeper than 1024), a number anywhere is a fraction or exponent of value 0
+  // document or error: the text is longer than kFastLimit, the text is not JSON simdjson accepts
+  // (an error, a lone surrogate escape, nesting deeper than 1024), a number anywhere is a fraction
+  // or exponent of value 0
   // ("0e400": RapidJSON refuses what simdjson reads as 0), or a kept number's text cannot be
   // recovered exactly from its value (a fraction or exponent, or a zero where "-0" may have
   // been written).
