@@ -221,7 +221,9 @@ void drop_shadowed_members(Value& v, Allocator& alloc) {
     }
     v = kept;
   }
-  for (auto& m : v.GetObject()) drop_shadowed_members(m.value, alloc);
+  for (rapidjson::SizeType i = 0; i < v.MemberCount(); ++i) {
+    drop_shadowed_members(v.MemberBegin()[i].value, alloc);
+  }
 }
 
 void write_to(std::string& out, const Value& v) {

@@ -24,8 +24,8 @@ namespace nodealloc::json {
 // on every review, more than RapidJSON's whole parse. Not thread-safe: one reader per thread.
 class ReviewReader {
  public:
-  static constexpr std::size_t kReusedCapacity = 256 * 1024;
-  static constexpr std::size_t kFastLimit = 512 * 1024;
+  static constexpr std::size_t kReusedCapacity = std::size_t{256} * 1024;
+  static constexpr std::size_t kFastLimit = std::size_t{512} * 1024;
 
   ReviewReader();
   ~ReviewReader();

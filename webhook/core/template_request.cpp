@@ -25,7 +25,9 @@ using json::Value;
 using Entries = boost::container::small_vector<std::pair<std::string_view, const Value*>, 4>;
 using Amounts = boost::container::small_vector<std::pair<std::string_view, Quantity>, 4>;
 
-struct Container {
+// small_vector's move may allocate (and throw bad_alloc, as any allocation here may); nothing
+// relies on moving a Container not throwing.
+struct Container {  // NOLINT(bugprone-exception-escape)
   std::string_view name;
   bool init = false;
   Entries requests;
