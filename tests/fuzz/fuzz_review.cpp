@@ -241,17 +241,23 @@ void check_review(const std::string& sent, const Document& request_root, const P
                   bool second) {
   auto answer = review(sent, policy);
   // The fast read (simdjson, pruned) and the full parse answer alike, byte for byte.
-  auto full = review(sent, policy, ReviewParse::Full);
-  FUZZ_CHECK(answer.ok() == full.ok(), "the fast and the full read disagree on acceptance", sent);
-  if (answer) {
-    FUZZ_CHECK(answer->body == full->body,
-               "the fast and the full read answer differently:\n  fast: " + answer->body +
-                   "\n  full: " + full->body,
-               sent);
-  } else {
-    FUZZ_CHECK(answer.error().message == full.error().message,
-               "different errors: " + answer.error().message + " / " + full.error().message, sent);
-  }
+  // So does the pruned read through json::parse (what texts beyond ReviewReader::kFastLimit get).
+  const auto full = review(sent, policy, ReviewParse::Full);
+  const auto same_as_full = [&](const Result<Answer>& pruned, const std::string& which) {
+    FUZZ_CHECK(pruned.ok() == full.ok(), which + " and the full read disagree on acceptance", sent);
+    if (pruned.ok()) {
+      FUZZ_CHECK(pruned->body == full->body,
+                 which + " and the full read answer differently:\n  " + pruned->body +
+                     "\n  full: " + full->body,
+                 sent);
+    } else {
+      FUZZ_CHECK(pruned.error().message == full.error().message,
+                 which + ": " + pruned.error().message + " / " + full.error().message, sent);
+    }
+  };
+  same_as_full(answer, "the simdjson read");
+  json::ReviewReader rapidjson_pruned(0);
+  same_as_full(review(sent, policy, rapidjson_pruned), "the pruned RapidJSON read");
   if (!answer) {
     FUZZ_CHECK(!second, "the second pass is refused: " + answer.error().message, sent);
     FUZZ_CHECK(!answer.error().message.empty(), "an error without a message", sent);

@@ -14,20 +14,23 @@ namespace nodealloc::json {
 namespace {
 
 // Forwards SAX events to the Document, turning raw numbers into marked strings and refusing
-// nesting deeper than kMaxDepth.
+// nesting deeper than kMaxDepth. With a ParseFilter, only the values it keeps are forwarded
+// (every event is still read and validated).
 class MarkingHandler {
  public:
   // `escapes`: the text holds a backslash-u escape, the only way to a lone surrogate (below).
-  MarkingHandler(Document& doc, bool escapes) : doc_(doc), escapes_(escapes) {}
+  MarkingHandler(Document& doc, bool escapes, const ParseFilter* filter)
+      : doc_(doc), escapes_(escapes), filter_(filter) {}
 
-  bool Null() { return doc_.Null(); }
-  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Null() { return !keep_scalar() || doc_.Null(); }
+  bool Bool(bool b) { return !keep_scalar() || doc_.Bool(b); }
   bool Int(int) { return false; }  // unreachable: numbers arrive as RawNumber
   bool Uint(unsigned) { return false; }
   bool Int64(int64_t) { return false; }
   bool Uint64(uint64_t) { return false; }
   bool Double(double) { return false; }
   bool RawNumber(const char* s, rapidjson::SizeType n, bool copy) {
+    if (!keep_scalar()) return true;
     if (!copy) {
       // In situ: the number's text stays in the buffer; the byte before it (a separator, or
       // parse()'s leading pad) becomes the mark. RapidJSON 1.1.0 passes the end of the number
@@ -44,27 +47,79 @@ class MarkingHandler {
   // Always copied into the document: a value copied from it into another document (a patch)
   // must not point into this one's text, which goes with it.
   bool String(const char* s, rapidjson::SizeType n, bool) {
+    if (!keep_scalar()) return true;
     s = without_lone_surrogates(s, n);
     return doc_.String(s, n, true);
   }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
+    if (filter_ != nullptr) {
+      Frame& f = frames_.back();
+      f.next = f.children == nullptr ? nullptr : filter_->member(f.children, {s, n});
+      if (f.next == nullptr) return true;
+      ++f.kept;
+    }
     s = without_lone_surrogates(s, n);
     return doc_.Key(s, n, true);
   }
-  bool StartObject() { return ++depth_ <= kMaxDepth && doc_.StartObject(); }
+  bool StartObject() {
+    if (++depth_ > kMaxDepth) return false;
+    if (!enter(true)) return true;
+    return doc_.StartObject();
+  }
   bool EndObject(rapidjson::SizeType n) {
     --depth_;
-    return doc_.EndObject(n);
+    if (filter_ == nullptr) return doc_.EndObject(n);
+    const Frame f = frames_.back();
+    frames_.pop_back();
+    return !f.forwarded || doc_.EndObject(f.kept);
   }
-  bool StartArray() { return ++depth_ <= kMaxDepth && doc_.StartArray(); }
+  bool StartArray() {
+    if (++depth_ > kMaxDepth) return false;
+    if (!enter(false)) return true;
+    return doc_.StartArray();
+  }
   bool EndArray(rapidjson::SizeType n) {
     --depth_;
-    return doc_.EndArray(n);
+    if (filter_ == nullptr) return doc_.EndArray(n);
+    const Frame f = frames_.back();
+    frames_.pop_back();
+    return !f.forwarded || doc_.EndArray(f.kept);
   }
 
   bool too_deep() const { return depth_ > kMaxDepth; }
 
  private:
+  using State = ParseFilter::State;
+  struct Frame {
+    bool object = false;
+    bool forwarded = false;    // the container itself reached the document
+    State children = nullptr;  // what governs its members or elements; nullptr: all dropped
+    State next = nullptr;      // an object's: the state of the value after the last key
+    rapidjson::SizeType kept = 0;
+  };
+
+  // The filter's state for the value now starting (nullptr: dropped); counts a kept element.
+  State value_state() {
+    if (frames_.empty()) return filter_->root();
+    Frame& f = frames_.back();
+    if (f.object) return f.next;  // counted at its key
+    const State s = f.children == nullptr ? nullptr : filter_->element(f.children);
+    if (s != nullptr) ++f.kept;
+    return s;
+  }
+  bool keep_scalar() { return filter_ == nullptr || value_state() != nullptr; }
+  // A container starts: whether it is forwarded; with a filter, pushes its frame.
+  bool enter(bool object) {
+    if (filter_ == nullptr) return true;
+    const State s = value_state();
+    Frame f;
+    f.object = object;
+    f.forwarded = s != nullptr;
+    if (s != nullptr) f.children = object ? filter_->object_members(s) : filter_->array_elements(s);
+    frames_.push_back(f);
+    return f.forwarded;
+  }
+
   // RapidJSON 1.1.0 decodes a lone low surrogate escape ("\udd6d") to its 3-byte CESU-8 form
   // (ED B0..BF xx), which is not UTF-8, so an answer echoing it was not valid JSON. Go's decoder
   // (kube-apiserver's) reads a lone surrogate as U+FFFD; so do we, in the same 3 bytes. Raw
@@ -88,6 +143,8 @@ class MarkingHandler {
 
   Document& doc_;
   bool escapes_;
+  const ParseFilter* filter_;
+  std::vector<Frame> frames_;  // with a filter: the open containers
   std::string scratch_;
   std::string fixed_;
   unsigned depth_ = 0;
@@ -121,9 +178,9 @@ bool is_ascii(std::string_view text) {
 
 }  // namespace
 
-Result<Document> parse(std::string_view text) {
+Result<Document> parse(std::string_view text, const ParseFilter* filter) {
   Document doc;
-  MarkingHandler handler(doc, text.find("\\u") != std::string_view::npos);
+  MarkingHandler handler(doc, text.find("\\u") != std::string_view::npos, filter);
   rapidjson::ParseResult result;
   if (parse_in_situ(text)) {
     // Decoded in place in one copy of the text: strings go straight from there into the document

@@ -25,8 +25,25 @@ inline constexpr char kNumberMark = '\xFF';
 // Deeper JSON is refused; kube-apiserver's own decoder stops at 10000 too.
 inline constexpr unsigned kMaxDepth = 10000;
 
-// Parses UTF-8 JSON (validated). Error: a one-line reason with the byte offset.
-Result<Document> parse(std::string_view text);
+// Says, during a parse, which values reach the document (a pruning parse: the whole text is
+// still read and validated). States are the filter's own, opaque here; nullptr drops a value.
+class ParseFilter {
+ public:
+  using State = const void*;
+  virtual ~ParseFilter() = default;
+  virtual State root() const = 0;
+  // For a kept value that is an object / an array: the state its members / elements are judged
+  // by (nullptr: the container is kept, empty).
+  virtual State object_members(State value) const = 0;
+  virtual State array_elements(State value) const = 0;
+  // The state of a member by its key, of an element, under such a state.
+  virtual State member(State members, std::string_view key) const = 0;
+  virtual State element(State elements) const = 0;
+};
+
+// Parses UTF-8 JSON (validated), keeping what `filter` keeps (everything without one).
+// Error: a one-line reason with the byte offset.
+Result<Document> parse(std::string_view text, const ParseFilter* filter = nullptr);
 
 inline bool is_number(const Value& v) {
   return v.IsString() && v.GetStringLength() > 0 && v.GetString()[0] == kNumberMark;

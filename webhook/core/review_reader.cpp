@@ -99,6 +99,14 @@ const Shape kRequest{Shape::Kind::Object, kRequestKeys};
 const Keep kReviewKeys[] = {{"apiVersion", &kAll}, {"kind", &kAll}, {"request", &kRequest}};
 const Shape kReview{Shape::Kind::Object, kReviewKeys};
 
+const Keep* find_key(std::span<const Keep> keys, std::string_view key) {
+  for (const Keep& k : keys) {
+    // Length and first byte before memcmp: most keys differ there.
+    if (k.key.size() == key.size() && k.key.front() == key.front() && k.key == key) return &k;
+  }
+  return nullptr;
+}
+
 // Replays what `shape` keeps of a simdjson element as SAX events into a RapidJSON document
 // (Document::Populate), numbers as marked strings of their text (json.hpp): objects and arrays
 // get exactly the room they need, built on the document's stack. False: a number's text cannot
@@ -124,7 +132,7 @@ class Pruner {
         out.StartObject();
         rapidjson::SizeType kept = 0;
         for (const dom::key_value_pair field : object) {
-          const Keep* keep = find(shape.keys, field.key);
+          const Keep* keep = find_key(shape.keys, field.key);
           if (keep == nullptr) continue;
           out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
           if (!copy(field.value, *keep->shape, out)) return false;
@@ -145,14 +153,6 @@ class Pruner {
       }
     }
     return false;
-  }
-
-  static const Keep* find(std::span<const Keep> keys, std::string_view key) {
-    for (const Keep& k : keys) {
-      // Length and first byte before memcmp: most keys differ there.
-      if (k.key.size() == key.size() && k.key.front() == key.front() && k.key == key) return &k;
-    }
-    return nullptr;
   }
 
   bool copy_all(dom::element e, Document& out) {
@@ -238,19 +238,56 @@ bool has_zero_double(const dom::document& doc) {
   return false;
 }
 
+// The same shapes, applied by json::parse to RapidJSON's events (texts beyond kFastLimit).
+class ShapeFilter final : public ParseFilter {
+ public:
+  State root() const override { return &kReview; }
+  State object_members(State value) const override {
+    const Shape& shape = *static_cast<const Shape*>(value);
+    switch (shape.kind) {
+      case Shape::Kind::Object:
+        return &shape;
+      case Shape::Kind::Presence:
+        return nullptr;  // kept as {}
+      default:
+        return &kAll;  // All, or a list where an object came: kept whole
+    }
+  }
+  State array_elements(State value) const override {
+    const Shape& shape = *static_cast<const Shape*>(value);
+    return shape.kind == Shape::Kind::List ? &shape : &kAll;
+  }
+  State member(State members, std::string_view key) const override {
+    const Shape& shape = *static_cast<const Shape*>(members);
+    if (shape.kind != Shape::Kind::Object) return &kAll;
+    const Keep* keep = find_key(shape.keys, key);
+    return keep == nullptr ? nullptr : keep->shape;
+  }
+  State element(State elements) const override {
+    const Shape& shape = *static_cast<const Shape*>(elements);
+    return shape.kind == Shape::Kind::List ? shape.element : &kAll;
+  }
+};
+
 }  // namespace
 
 struct ReviewReader::Parser {
   dom::parser parser;
 };
 
-ReviewReader::ReviewReader() : parser_(std::make_unique<Parser>()) {}
+ReviewReader::ReviewReader(std::size_t fast_limit)
+    : fast_limit_(fast_limit), parser_(std::make_unique<Parser>()) {}
 ReviewReader::~ReviewReader() = default;
 
 std::optional<Document> ReviewReader::read(std::string_view text) {
   // A byte-order mark, and the rest of what simdjson refuses, is json::parse's to judge.
   if (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF) return std::nullopt;
-  if (text.size() > kFastLimit) return std::nullopt;
+  if (text.size() > fast_limit_) {
+    const ShapeFilter filter;
+    auto doc = json::parse(text, &filter);
+    if (!doc) return std::nullopt;  // the full parse gives the error
+    return std::move(doc.value());
+  }
   std::optional<dom::parser> own;
   dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
   dom::element root;

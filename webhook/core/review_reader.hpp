@@ -17,32 +17,34 @@
 
 namespace nodealloc::json {
 
-// Reads AdmissionReviews, keeping simdjson's parse buffers (about 14 bytes per byte of text)
-// from one review to the next, for texts up to kReusedCapacity; a text up to kFastLimit gets
-// buffers of its own, freed after it. A larger text (kube-apiserver sends up to 3 MiB) is left
-// to json::parse: buffers of 14x its size would come from mmap and cost a page fault per 4 KiB
-// on every review, more than RapidJSON's whole parse. Not thread-safe: one reader per thread.
+// Reads AdmissionReviews. A text up to kFastLimit is parsed by simdjson, whose buffers (about
+// 14 bytes per byte of text) are kept from one review to the next for texts up to
+// kReusedCapacity, and made for the one review above that. A longer text (kube-apiserver sends
+// up to 3 MiB) is parsed by json::parse with the same pruning: simdjson's buffers for it would
+// come from mmap and cost a page fault per 4 KiB on every review, more than RapidJSON's whole
+// parse. Not thread-safe: one reader per thread.
 class ReviewReader {
  public:
   static constexpr std::size_t kReusedCapacity = std::size_t{256} * 1024;
   static constexpr std::size_t kFastLimit = std::size_t{512} * 1024;
 
-  ReviewReader();
+  // fast_limit: other than kFastLimit only in tests (0: every text through json::parse).
+  explicit ReviewReader(std::size_t fast_limit = kFastLimit);
   ~ReviewReader();
   ReviewReader(const ReviewReader&) = delete;
   ReviewReader& operator=(const ReviewReader&) = delete;
 
   // The pruned review, or nullopt when the text needs json::parse, which then gives the exact
-  // document or error: the text is longer than kFastLimit, the text is not JSON simdjson accepts
-  // (an error, a lone surrogate escape, nesting deeper than 1024), a number anywhere is a fraction
-  // or exponent of value 0
-  // ("0e400": RapidJSON refuses what simdjson reads as 0), or a kept number's text cannot be
-  // recovered exactly from its value (a fraction or exponent, or a zero where "-0" may have
-  // been written).
+  // document or error. Over kFastLimit: the text is not valid JSON. Up to it: simdjson refuses
+  // the text (an error, a lone surrogate escape, nesting deeper than 1024), a number anywhere
+  // is a fraction or exponent of value 0 ("0e400": RapidJSON refuses what simdjson reads as
+  // 0), or a kept number's text cannot be recovered exactly from its value (a fraction or
+  // exponent, or a zero where "-0" may have been written).
   std::optional<Document> read(std::string_view text);
 
  private:
   struct Parser;
+  std::size_t fast_limit_;
   std::unique_ptr<Parser> parser_;
 };
 
