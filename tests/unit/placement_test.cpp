@@ -580,6 +580,32 @@ TEST_CASE("§9 tolerations equal only as written; callers disagreeing conflict i
   }
 }
 
+TEST_CASE("§9 callers' tolerations agree only as equal lists in the same order") {
+  const Policy policy = standard_policy();
+  const std::string callers = R"(
+    - name: a
+      tolerations: [{key: p, operator: Exists}, {key: q, operator: Exists}]
+      steps: [[{name: s, template: gpu}]]
+    - name: b
+      tolerations: %s
+      steps: [[{name: s, template: gpu}]]
+    - name: gpu
+      container: {image: x, resources: {limits: {nvidia.com/gpu: 1}}}
+)";
+  const auto with_b = [&](std::string_view b) {
+    std::string t = callers;
+    t.replace(t.find("%s"), 2, b);
+    return place_yaml(workflow(t), policy);
+  };
+  auto reordered = with_b("[{key: q, operator: Exists}, {key: p, operator: Exists}]");
+  CHECK(reordered.outcome("gpu") == "conflicting-callers");
+  auto same = with_b("[{key: p, operator: Exists}, {key: q, operator: Exists}]");
+  CHECK(same.outcome("gpu") == "placed:gpu");
+  CHECK(at(same.object, "/spec/templates/2/tolerations") ==
+        R"([{"key":"p","operator":"Exists"},{"key":"q","operator":"Exists"},)" + kGpuToleration +
+            "]");
+}
+
 TEST_CASE("§6 the annotation: compact JSON of this pass, inline names, only when placed") {
   const Policy policy = standard_policy();
   auto p = place_yaml(workflow(R"(
