@@ -26,14 +26,9 @@ int serve_main(std::span<char*> args) {
   // back to the kernel after such frees (brk, madvise), and each of those flushes the TLB of every
   // core: a third of the server's CPU time under load (docs/benchmarks.md). Keep freed memory for
   // the next request instead, and serve blocks up to the largest body from the heap, not mmap.
-  // glibc's arena per thread is kept (M_ARENA_MAX was 1): a connection lives on one worker
-  // thread (server/worker.hpp), so each worker allocates and frees in an arena of its own, with
-  // no lock to share. With one arena the two workers queued on its lock (futex wait and wake):
-  // 400 µs of CPU per /mutate with --threads 2, against 195 µs with an arena each (h2load, 64
-  // keep-alive TLS connections, 40 KiB reviews). Peak RSS under 256 connections is the same
-  // either way, VmHWM 56 MiB, flat over six rounds of 256 new connections; the growth from round
-  // to round that made it 1 (57 -> 67 MiB) was with connections moving between the threads of
-  // one shared io_context.
+  // glibc's arena per thread stays: a connection lives on one worker (server/worker.hpp), so
+  // each worker allocates in an arena of its own, with no lock shared (one arena for both
+  // workers cost 400 µs per /mutate against 195; docs/benchmarks.md, item 10).
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
   Server server(std::move(std::get<Config>(parsed)));
