@@ -107,74 +107,78 @@ const Keep* find_key(std::span<const Keep> keys, std::string_view key) {
   return nullptr;
 }
 
-// Replays what `shape` keeps of a simdjson element as SAX events into a RapidJSON document
+// What the shapes mean, as a json::ParseFilter: json::parse applies it to RapidJSON's events
+// (texts beyond kFastLimit) and Pruner below to simdjson's document, so both keep the same.
+class ShapeFilter final : public ParseFilter {
+ public:
+  State root() const override { return &kReview; }
+  State object_members(State value) const override {
+    const Shape& shape = *static_cast<const Shape*>(value);
+    switch (shape.kind) {
+      case Shape::Kind::Object:
+        return &shape;
+      case Shape::Kind::Presence:
+        return nullptr;  // kept as {}
+      default:
+        return &kAll;  // All, or a list where an object came: kept whole
+    }
+  }
+  State array_elements(State value) const override {
+    const Shape& shape = *static_cast<const Shape*>(value);
+    return shape.kind == Shape::Kind::List ? &shape : &kAll;
+  }
+  State member(State members, std::string_view key) const override {
+    const Shape& shape = *static_cast<const Shape*>(members);
+    if (shape.kind != Shape::Kind::Object) return &kAll;
+    const Keep* keep = find_key(shape.keys, key);
+    return keep == nullptr ? nullptr : keep->shape;
+  }
+  State element(State elements) const override {
+    const Shape& shape = *static_cast<const Shape*>(elements);
+    return shape.kind == Shape::Kind::List ? shape.element : &kAll;
+  }
+};
+
+// Replays what the filter keeps of a simdjson document as SAX events into a RapidJSON document
 // (Document::Populate), numbers as marked strings of their text (json.hpp): objects and arrays
 // get exactly the room they need, built on the document's stack. False: a number's text cannot
 // be recovered.
 class Pruner {
  public:
+  using State = ParseFilter::State;
   Pruner(std::string_view text, dom::element root) : text_(text), root_(root) {}
 
-  bool operator()(Document& out) { return ok_ = copy(root_, kReview, out); }
+  bool operator()(Document& out) { return ok_ = copy(root_, filter_.root(), out); }
   bool ok() const { return ok_; }
 
  private:
-  bool copy(dom::element e, const Shape& shape, Document& out) {
-    switch (shape.kind) {
-      case Shape::Kind::All:
-        return copy_all(e, out);
-      case Shape::Kind::Presence:
-        if (!e.is_object()) return copy_all(e, out);
-        return out.StartObject() && out.EndObject(0);
-      case Shape::Kind::Object: {
-        dom::object object;
-        if (e.get_object().get(object) != simdjson::SUCCESS) return copy_all(e, out);
+  // `state` is the value's (never nullptr: dropped values are not visited).
+  bool copy(dom::element e, State state, Document& out) {
+    switch (e.type()) {
+      case dom::element_type::OBJECT: {
+        const State members = filter_.object_members(state);
         out.StartObject();
         rapidjson::SizeType kept = 0;
-        for (const dom::key_value_pair field : object) {
-          const Keep* keep = find_key(shape.keys, field.key);
-          if (keep == nullptr) continue;
+        for (const dom::key_value_pair field : dom::object(e)) {
+          const State member = members == nullptr ? nullptr : filter_.member(members, field.key);
+          if (member == nullptr) continue;
           out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
-          if (!copy(field.value, *keep->shape, out)) return false;
+          if (!copy(field.value, member, out)) return false;
           ++kept;
         }
         return out.EndObject(kept);
       }
-      case Shape::Kind::List: {
-        dom::array array;
-        if (e.get_array().get(array) != simdjson::SUCCESS) return copy_all(e, out);
-        out.StartArray();
-        rapidjson::SizeType n = 0;
-        for (const dom::element item : array) {
-          if (!copy(item, *shape.element, out)) return false;
-          ++n;
-        }
-        return out.EndArray(n);
-      }
-    }
-    return false;
-  }
-
-  bool copy_all(dom::element e, Document& out) {
-    switch (e.type()) {
-      case dom::element_type::OBJECT: {
-        out.StartObject();
-        rapidjson::SizeType n = 0;
-        for (const dom::key_value_pair field : dom::object(e)) {
-          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
-          if (!copy_all(field.value, out)) return false;
-          ++n;
-        }
-        return out.EndObject(n);
-      }
       case dom::element_type::ARRAY: {
+        const State elements = filter_.array_elements(state);
         out.StartArray();
-        rapidjson::SizeType n = 0;
+        rapidjson::SizeType kept = 0;
         for (const dom::element item : dom::array(e)) {
-          if (!copy_all(item, out)) return false;
-          ++n;
+          const State element = elements == nullptr ? nullptr : filter_.element(elements);
+          if (element == nullptr) continue;
+          if (!copy(item, element, out)) return false;
+          ++kept;
         }
-        return out.EndArray(n);
+        return out.EndArray(kept);
       }
       case dom::element_type::STRING: {
         const std::string_view s(e);
@@ -211,6 +215,7 @@ class Pruner {
     return out.String(buffer, static_cast<rapidjson::SizeType>(end - buffer), true);
   }
 
+  const ShapeFilter filter_;
   std::string_view text_;
   dom::element root_;
   bool ok_ = false;
@@ -237,37 +242,6 @@ bool has_zero_double(const dom::document& doc) {
   }
   return false;
 }
-
-// The same shapes, applied by json::parse to RapidJSON's events (texts beyond kFastLimit).
-class ShapeFilter final : public ParseFilter {
- public:
-  State root() const override { return &kReview; }
-  State object_members(State value) const override {
-    const Shape& shape = *static_cast<const Shape*>(value);
-    switch (shape.kind) {
-      case Shape::Kind::Object:
-        return &shape;
-      case Shape::Kind::Presence:
-        return nullptr;  // kept as {}
-      default:
-        return &kAll;  // All, or a list where an object came: kept whole
-    }
-  }
-  State array_elements(State value) const override {
-    const Shape& shape = *static_cast<const Shape*>(value);
-    return shape.kind == Shape::Kind::List ? &shape : &kAll;
-  }
-  State member(State members, std::string_view key) const override {
-    const Shape& shape = *static_cast<const Shape*>(members);
-    if (shape.kind != Shape::Kind::Object) return &kAll;
-    const Keep* keep = find_key(shape.keys, key);
-    return keep == nullptr ? nullptr : keep->shape;
-  }
-  State element(State elements) const override {
-    const Shape& shape = *static_cast<const Shape*>(elements);
-    return shape.kind == Shape::Kind::List ? shape.element : &kAll;
-  }
-};
 
 }  // namespace
 
