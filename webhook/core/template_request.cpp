@@ -297,22 +297,13 @@ void add_into(ResourceList& sum, const Amounts& more) {
   }
 }
 
-void max_into(ResourceList& max, const Amounts& more) {
+// `more`: Amounts (a container's) or a ResourceList (the init containers' maximum).
+template <class List>
+void max_into(ResourceList& max, const List& more) {
   for (const auto& [name, q] : more) {
     auto it = max.find(name);
     if (it == max.end()) {
       max.emplace(std::string(name), q);
-    } else if (it->second < q) {
-      it->second = q;
-    }
-  }
-}
-
-void max_into(ResourceList& max, const ResourceList& more) {
-  for (const auto& [name, q] : more) {
-    auto it = max.find(name);
-    if (it == max.end()) {
-      max.emplace(name, q);
     } else if (it->second < q) {
       it->second = q;
     }
