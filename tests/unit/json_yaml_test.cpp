@@ -90,6 +90,28 @@ TEST_CASE("§6 JSON: write puts numbers back raw, compact") {
   CHECK(out == "prefix:[3]");
 }
 
+TEST_CASE("§6 JSON: write is byte for byte RapidJSON's Writer") {
+  // Every byte value in a string and a key, non-ASCII text, and each kind of value.
+  std::string all;
+  for (int c = 1; c < 256; ++c) all += static_cast<char>(c);
+  json::Document d;
+  d.SetObject();
+  auto& alloc = d.GetAllocator();
+  d.AddMember(json::make_string(all, alloc), json::make_string(all, alloc), alloc);
+  d.AddMember("utf8", json::make_string("\xC3\xA9\xE2\x82\xAC \xF0\x9F\x98\x80 / \x7F", alloc),
+              alloc);
+  json::Value list(rapidjson::kArrayType);
+  list.PushBack(json::Value(true), alloc).PushBack(json::Value(false), alloc);
+  list.PushBack(json::Value(), alloc).PushBack(json::Value(rapidjson::kObjectType), alloc);
+  list.PushBack(json::Value(rapidjson::kArrayType), alloc).PushBack(json::Value(-7), alloc);
+  list.PushBack(json::Value(0.25), alloc).PushBack(json::Value(std::uint64_t{1} << 63), alloc);
+  d.AddMember("list", list, alloc);
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  d.Accept(writer);
+  CHECK(json::write(d) == std::string(buffer.GetString(), buffer.GetSize()));
+}
+
 TEST_CASE("§3 JSON: make_number gives a number that writes raw") {
   json::Document d;
   d.SetObject();

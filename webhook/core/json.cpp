@@ -3,6 +3,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -283,11 +284,125 @@ void drop_shadowed_members(Value& v, Allocator& alloc) {
   }
 }
 
+namespace {
+
+// RapidJSON's Writer escapes exactly these, and the same way: '"', '\\', and bytes below 0x20
+// (\b \t \n \f \r by name, the rest as \u00XX). Byte for byte its output, at memcpy speed.
+constexpr std::array<char, 256> kEscapes = [] {
+  std::array<char, 256> e{};
+  for (int c = 0; c < 0x20; ++c) e[static_cast<std::size_t>(c)] = 'u';
+  e['\b'] = 'b';
+  e['\t'] = 't';
+  e['\n'] = 'n';
+  e['\f'] = 'f';
+  e['\r'] = 'r';
+  e['"'] = '"';
+  e['\\'] = '\\';
+  return e;
+}();
+
+void append_value(std::string& out, const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      out += "null";
+      return;
+    case rapidjson::kFalseType:
+      out += "false";
+      return;
+    case rapidjson::kTrueType:
+      out += "true";
+      return;
+    case rapidjson::kStringType:
+      if (is_number(v)) {
+        out += number_text(v);
+      } else {
+        append_string(out, str(v));
+      }
+      return;
+    case rapidjson::kObjectType: {
+      out += '{';
+      bool first = true;
+      for (const auto& m : v.GetObject()) {
+        if (!first) out += ',';
+        first = false;
+        append_string(out, str(m.name));
+        out += ':';
+        append_value(out, m.value);
+      }
+      out += '}';
+      return;
+    }
+    case rapidjson::kArrayType: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v.GetArray()) {
+        if (!first) out += ',';
+        first = false;
+        append_value(out, e);
+      }
+      out += ']';
+      return;
+    }
+    case rapidjson::kNumberType: {  // not made by parse(); as RapidJSON writes it
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      v.Accept(writer);
+      out.append(buffer.GetString(), buffer.GetSize());
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+// Whether any of the 8 bytes at `p` needs an escape (exact: "a byte less than n" and "a zero
+// byte" from Bit Twiddling Hacks, n = 0x20 <= 128).
+bool needs_escape8(const char* p) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  std::uint64_t x = 0;
+  std::memcpy(&x, p, sizeof x);
+  const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const std::uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;
+  return (control | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
+}
+
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::size_t i = 0;  // the first byte to escape, 8 bytes at a time while there is none
+  while (i + 8 <= s.size() && !needs_escape8(s.data() + i)) i += 8;
+  while (i < s.size() && kEscapes[static_cast<unsigned char>(s[i])] == 0) ++i;
+  if (i == s.size()) {  // nothing to escape, as in nearly every string: one copy
+    const std::size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, s.data(), s.size());
+    p[s.size() + 1] = '"';
+    return;
+  }
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const char escape = kEscapes[c];
+    if (escape == 0) continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
+    out += '\\';
+    out += escape;
+    if (escape == 'u') {
+      out += "00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + plain, s.size() - plain);
+  out += '"';
+}
+
 void write_to(std::string& out, const Value& v) {
-  rapidjson::StringBuffer buffer;
-  Writer<rapidjson::StringBuffer> writer(buffer);
-  v.Accept(writer);
-  out.append(buffer.GetString(), buffer.GetSize());
+  append_value(out, v);
 }
 
 std::string write(const Value& v) {

@@ -92,8 +92,10 @@ class Writer : public rapidjson::Writer<OutputStream> {
   }
 };
 
-// Compact JSON text of a value.
+// Compact JSON text of a value, byte for byte what Writer above writes.
 std::string write(const Value& v);
 void write_to(std::string& out, const Value& v);
+// A JSON string literal of `s` (quoted, escaped as Writer escapes), appended to `out`.
+void append_string(std::string& out, std::string_view s);
 
 }  // namespace nodealloc::json

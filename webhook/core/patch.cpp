@@ -23,27 +23,20 @@ void JsonPatch::set(std::string path, json::Value value, bool exists) {
   ops_.push_back({exists, std::move(path), std::move(value)});
 }
 
-void JsonPatch::write_to(json::Writer<rapidjson::StringBuffer>& writer) const {
-  writer.StartArray();
-  for (const auto& op : ops_) {
-    writer.StartObject();
-    writer.Key("op");
-    writer.String(op.replace ? "replace" : "add");
-    writer.Key("path");
-    writer.String(op.path.data(), static_cast<rapidjson::SizeType>(op.path.size()));
-    writer.Key("value");
-    op.value.Accept(writer);
-    writer.EndObject();
-  }
-  writer.EndArray();
-}
-
 std::string JsonPatch::to_json() const {
-  rapidjson::StringBuffer buffer;
-  buffer.Reserve(128 * ops_.size());  // an op is about 100 bytes: few or no regrowths
-  json::Writer<rapidjson::StringBuffer> writer(buffer);
-  write_to(writer);
-  return {buffer.GetString(), buffer.GetSize()};
+  std::string out;
+  out.reserve(128 * ops_.size() + 2);  // an op is about 100 bytes: few or no regrowths
+  out += '[';
+  for (const auto& op : ops_) {
+    if (out.size() > 1) out += ',';
+    out += op.replace ? R"({"op":"replace","path":)" : R"({"op":"add","path":)";
+    json::append_string(out, op.path);
+    out += R"(,"value":)";
+    json::write_to(out, op.value);
+    out += '}';
+  }
+  out += ']';
+  return out;
 }
 
 void JsonPatch::apply_to(json::Document& target) const {

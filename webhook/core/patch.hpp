@@ -25,7 +25,6 @@ class JsonPatch {
   std::size_t size() const { return ops_.size(); }
 
   // The patch as a JSON array.
-  void write_to(json::Writer<rapidjson::StringBuffer>& writer) const;
   std::string to_json() const;
 
   // Applies every operation to `target` (what kube-apiserver would do with the patch).

@@ -1,7 +1,17 @@
 // The placement policy (spec §4): loaded from YAML, checked field by field, then immutable.
 #pragma once
 
-#include <map>
+// See template_request.cpp: a GCC 12 false positive on boost::container's inline storage.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#include <boost/container/flat_map.hpp>
+#include <boost/container/small_vector.hpp>
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic pop
+#endif
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,8 +23,12 @@
 
 namespace nodealloc {
 
-// Resource name -> quantity; a missing name means 0.
-using ResourceList = std::map<std::string, Quantity, std::less<>>;
+// Resource name -> quantity, ordered by name; a missing name means 0. A sorted array held
+// inline: a template's request names a handful of resources and hundreds are made per review
+// (a std::map allocated a node for each).
+using ResourceList =
+    boost::container::flat_map<std::string, Quantity, std::less<>,
+                               boost::container::small_vector<std::pair<std::string, Quantity>, 4>>;
 // Label key -> value, in the order written.
 using LabelMap = std::vector<std::pair<std::string, std::string>>;
 

@@ -141,12 +141,14 @@ class ShapeFilter final : public ParseFilter {
 
 // Replays what the filter keeps of a simdjson document as SAX events into a RapidJSON document
 // (Document::Populate), numbers as marked strings of their text (json.hpp): objects and arrays
-// get exactly the room they need, built on the document's stack. False: a number's text cannot
-// be recovered.
+// get exactly the room they need, built on the document's stack. Keys and strings are borrowed
+// from simdjson's string buffer when that outlives the document's use (`borrow`), else copied.
+// False: a number's text cannot be recovered.
 class Pruner {
  public:
   using State = ParseFilter::State;
-  Pruner(std::string_view text, dom::element root) : text_(text), root_(root) {}
+  Pruner(std::string_view text, dom::element root, bool borrow)
+      : text_(text), root_(root), copy_(!borrow) {}
 
   bool operator()(Document& out) { return ok_ = copy(root_, filter_.root(), out); }
   bool ok() const { return ok_; }
@@ -162,7 +164,7 @@ class Pruner {
         for (const dom::key_value_pair field : dom::object(e)) {
           const State member = members == nullptr ? nullptr : filter_.member(members, field.key);
           if (member == nullptr) continue;
-          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), true);
+          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), copy_);
           if (!copy(field.value, member, out)) return false;
           ++kept;
         }
@@ -182,7 +184,7 @@ class Pruner {
       }
       case dom::element_type::STRING: {
         const std::string_view s(e);
-        return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), true);
+        return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), copy_);
       }
       case dom::element_type::INT64:
         return integer(int64_t(e), out);
@@ -218,6 +220,7 @@ class Pruner {
   const ShapeFilter filter_;
   std::string_view text_;
   dom::element root_;
+  bool copy_;
   bool ok_ = false;
   bool minus_zero_checked_ = false;
   bool minus_zero_possible_ = false;
@@ -268,7 +271,7 @@ std::optional<Document> ReviewReader::read(std::string_view text) {
   if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
   if (has_zero_double(parser.doc)) return std::nullopt;
   Document doc;
-  Pruner pruner(text, root);
+  Pruner pruner(text, root, !own.has_value());
   doc.Populate(pruner);
   if (!pruner.ok()) return std::nullopt;
   return doc;

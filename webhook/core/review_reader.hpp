@@ -40,6 +40,7 @@ class ReviewReader {
   // is a fraction or exponent of value 0 ("0e400": RapidJSON refuses what simdjson reads as
   // 0), or a kept number's text cannot be recovered exactly from its value (a fraction or
   // exponent, or a zero where "-0" may have been written).
+  // The document may borrow strings from the reader's buffers: use it before the next read().
   std::optional<Document> read(std::string_view text);
 
  private:
