@@ -133,8 +133,8 @@ Result<Answer> review_document(const Value& root, const Policy& policy) {
 }  // namespace
 
 Result<Answer> review(std::string_view request_json, const Policy& policy,
-                      json::ReviewReader& reader) {
-  if (auto pruned = reader.read(request_json)) return review_document(*pruned, policy);
+                      json::ReviewReader& reader, bool padded) {
+  if (auto pruned = reader.read(request_json, padded)) return review_document(*pruned, policy);
   return review(request_json, policy, ReviewParse::Full);
 }
 

@@ -42,8 +42,9 @@ enum class ReviewParse { Fast, Full };
 Result<Answer> review(std::string_view request_json, const Policy& policy,
                       ReviewParse parse = ReviewParse::Fast);
 // The same, fast, with a reader kept from one review to the next (one per thread: the server's).
+// padded: json::ReviewReader::kPadding readable bytes follow the text (see ReviewReader::read).
 Result<Answer> review(std::string_view request_json, const Policy& policy,
-                      json::ReviewReader& reader);
+                      json::ReviewReader& reader, bool padded = false);
 
 // A plain Workflow, WorkflowTemplate, ClusterWorkflowTemplate or CronWorkflow (JSON) in, as if
 // CREATEd; out: {"allowed":…, "object": <placed>, "patch": […], "warnings": […],

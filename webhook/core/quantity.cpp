@@ -21,6 +21,23 @@ Int pow10(std::int64_t exp) {
   return boost::multiprecision::pow(Int(10), static_cast<unsigned>(exp));
 }
 
+// 10^i, and the largest product <= int64 max whose multiple by it fits 128 bits unsigned.
+struct PowerOfTen {
+  unsigned __int128 value;
+  std::uint64_t max_factor;
+};
+constexpr std::array<PowerOfTen, 39> kPowersOfTen = [] {
+  std::array<PowerOfTen, 39> t{};
+  unsigned __int128 p = 1;
+  for (auto& e : t) {
+    const unsigned __int128 bound = ~static_cast<unsigned __int128>(0) / p;
+    const auto int64_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+    e = {p, bound >= int64_max ? int64_max : static_cast<std::uint64_t>(bound)};
+    p *= 10;
+  }
+  return t;
+}();
+
 bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
@@ -230,11 +247,11 @@ std::optional<Quantity> parse_trimmed(std::string_view str) {
       // product * 10^exp10 in 128 bits when it fits (every ordinary quantity: no cpp_int
       // arithmetic, and below the saturation bound); else exactly, saturating.
       const std::int64_t exp10 = std::int64_t{shifted_scale} + 9;
-      unsigned __int128 wide = product;
-      bool fits = exp10 <= 38;
-      for (std::int64_t i = 0; fits && i < exp10; ++i)
-        fits = !__builtin_mul_overflow(wide, 10u, &wide);
-      Int nanos = fits ? Int(wide) : scale_up(Int(product), exp10);
+      const auto& powers = kPowersOfTen;
+      const bool fits = exp10 < static_cast<std::int64_t>(powers.size()) &&
+                        product <= powers[static_cast<std::size_t>(exp10)].max_factor;
+      Int nanos = fits ? Int(product * powers[static_cast<std::size_t>(exp10)].value)
+                       : scale_up(Int(product), exp10);
       return Quantity::from_nanos(parts->positive ? std::move(nanos) : Int(-nanos));
     }
   }

@@ -234,6 +234,12 @@ class Pruner {
 bool has_zero_double(const dom::document& doc) {
   const uint64_t* tape = doc.tape.get();
   const uint64_t end = tape[0] & 0x00FFFFFFFFFFFFFFULL;  // the root's word: where it ends
+  // First, branch-free (vectorized): is any word marked 'd' at all? A number's value word may
+  // look so too, which only sends the review to the exact walk below. Most reviews hold no
+  // double and stop here.
+  uint64_t marked = 0;
+  for (uint64_t i = 1; i < end; ++i) marked |= static_cast<uint64_t>((tape[i] >> 56) == 'd');
+  if (marked == 0) return false;
   for (uint64_t i = 1; i < end; ++i) {
     const auto type = static_cast<char>(tape[i] >> 56);
     if (type == 'd') {
@@ -256,7 +262,9 @@ ReviewReader::ReviewReader(std::size_t fast_limit)
     : fast_limit_(fast_limit), parser_(std::make_unique<Parser>()) {}
 ReviewReader::~ReviewReader() = default;
 
-std::optional<Document> ReviewReader::read(std::string_view text) {
+static_assert(ReviewReader::kPadding >= simdjson::SIMDJSON_PADDING);
+
+std::optional<Document> ReviewReader::read(std::string_view text, bool padded) {
   // A byte-order mark, and the rest of what simdjson refuses, is json::parse's to judge.
   if (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF) return std::nullopt;
   if (text.size() > fast_limit_) {
@@ -268,7 +276,9 @@ std::optional<Document> ReviewReader::read(std::string_view text) {
   std::optional<dom::parser> own;
   dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
   dom::element root;
-  if (parser.parse(text.data(), text.size()).get(root) != simdjson::SUCCESS) return std::nullopt;
+  if (parser.parse(text.data(), text.size(), !padded).get(root) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
   if (has_zero_double(parser.doc)) return std::nullopt;
   Document doc;
   Pruner pruner(text, root, !own.has_value());

@@ -27,6 +27,8 @@ class ReviewReader {
  public:
   static constexpr std::size_t kReusedCapacity = std::size_t{256} * 1024;
   static constexpr std::size_t kFastLimit = std::size_t{512} * 1024;
+  // What simdjson may read past a text's end (SIMDJSON_PADDING; checked where it is known).
+  static constexpr std::size_t kPadding = 64;
 
   // fast_limit: other than kFastLimit only in tests (0: every text through json::parse).
   explicit ReviewReader(std::size_t fast_limit = kFastLimit);
@@ -41,7 +43,9 @@ class ReviewReader {
   // 0), or a kept number's text cannot be recovered exactly from its value (a fraction or
   // exponent, or a zero where "-0" may have been written).
   // The document may borrow strings from the reader's buffers: use it before the next read().
-  std::optional<Document> read(std::string_view text);
+  // padded: kPadding readable bytes (any content) follow the text, which is then parsed where
+  // it is; else simdjson first copies it into a padded buffer of its own.
+  std::optional<Document> read(std::string_view text, bool padded = false);
 
  private:
   struct Parser;

@@ -17,6 +17,7 @@
 
 #include "server/listener_impl.hpp"
 #include "server/policy_store.hpp"
+#include "server/request_body.hpp"
 
 namespace nodealloc::server {
 
@@ -202,8 +203,9 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
   void handle() {
     auto& req = parser_->get();
-    const Request request{req.method_string(), req.target(), req[http::field::content_type],
-                          req.body()};
+    const std::string& body = req.body();
+    const Request request{req.method_string(), req.target(), req[http::field::content_type], body,
+                          body.capacity() - body.size() >= json::ReviewReader::kPadding};
     Response response = shared_.router.handle(request, policy_, reader_, started_);
     const bool keep_alive = req.keep_alive() && !stopping_ && !shared_.tracker.stopping();
     send(std::move(response), keep_alive, false);
@@ -281,7 +283,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   std::shared_ptr<ssl::context> context_;        // outlives stream_
   beast::ssl_stream<beast::tcp_stream> stream_;  // flat_stream: one TLS record per answer
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;
   http::response<http::string_body> res_;
   PolicyCache policy_;

@@ -113,8 +113,9 @@ Response Router::admit(const Request& request, Handler handler, PolicyCache& cac
   const PolicySnapshot& snapshot = cache.get(policy_);
   Result<Answer> answer = Error{};
   try {
-    answer = handler == Handler::Place ? place(request.body, snapshot.policy)
-                                       : review(request.body, snapshot.policy, reader);
+    answer = handler == Handler::Place
+                 ? place(request.body, snapshot.policy)
+                 : review(request.body, snapshot.policy, reader, request.body_padded);
   } catch (const std::exception& e) {
     const auto took = std::chrono::steady_clock::now() - started;
     metrics_.record(handler, nullptr, snapshot.pool_counters, took);

@@ -1,0 +1,61 @@
+// The body type of a request to the TLS port: a std::string, as Beast's string_body, but read
+// without its zero-fill, and with room for the padding simdjson reads past the end.
+#pragma once
+
+#include <boost/beast/core/buffers_range.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/optional.hpp>
+#include <cstdint>
+#include <string>
+
+#include "core/review_reader.hpp"
+#include "server/net.hpp"
+
+namespace nodealloc::server {
+
+struct RequestBody {
+  using value_type = std::string;
+
+  static std::uint64_t size(const value_type& body) { return body.size(); }
+
+  // string_body's reader resizes the string before each copy, writing zeros over every byte it
+  // then overwrites (40 KiB a review); this one appends.
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(beast::http::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
+      ec = {};
+      if (!length) return;
+      if (*length > body_.max_size() - json::ReviewReader::kPadding) {
+        ec = beast::http::error::buffer_overflow;
+        return;
+      }
+      // Room for the padding too: review() then parses the body where it is.
+      body_.reserve(static_cast<std::size_t>(*length) + json::ReviewReader::kPadding);
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      const std::size_t n = beast::buffer_bytes(buffers);
+      if (n > body_.max_size() - body_.size()) {
+        ec = beast::http::error::buffer_overflow;
+        return 0;
+      }
+      for (const auto buffer : beast::buffers_range_ref(buffers)) {
+        body_.append(static_cast<const char*>(buffer.data()), buffer.size());
+      }
+      ec = {};
+      return n;
+    }
+
+    void finish(beast::error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+  };
+};
+
+}  // namespace nodealloc::server
