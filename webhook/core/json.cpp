@@ -381,24 +381,35 @@ void append_string(std::string& out, std::string_view s) {
     p[s.size() + 1] = '"';
     return;
   }
-  out += '"';
-  std::size_t plain = 0;  // start of the run not yet copied
+  // Escapes: sized exactly first (a placement annotation holds dozens of quotes), then written.
+  std::size_t extra = 0;
+  for (std::size_t j = i; j < s.size(); ++j) {
+    const char escape = kEscapes[static_cast<unsigned char>(s[j])];
+    extra += escape == 0 ? 0 : escape == 'u' ? 5 : 1;
+  }
+  const std::size_t at = out.size();
+  out.resize(at + s.size() + extra + 2);
+  char* p = out.data() + at;
+  *p++ = '"';
+  std::memcpy(p, s.data(), i);
+  p += i;
   for (; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     const char escape = kEscapes[c];
-    if (escape == 0) continue;
-    out.append(s.data() + plain, i - plain);
-    plain = i + 1;
-    out += '\\';
-    out += escape;
+    if (escape == 0) {
+      *p++ = static_cast<char>(c);
+      continue;
+    }
+    *p++ = '\\';
+    *p++ = escape;
     if (escape == 'u') {
-      out += "00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xF];
+      *p++ = '0';
+      *p++ = '0';
+      *p++ = kHex[c >> 4];
+      *p++ = kHex[c & 0xF];
     }
   }
-  out.append(s.data() + plain, s.size() - plain);
-  out += '"';
+  *p = '"';
 }
 
 void write_to(std::string& out, const Value& v) {

@@ -3,6 +3,7 @@
 // the round-up to 1n — but computes the value exactly.
 #include "core/quantity.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -67,6 +68,10 @@ std::size_t space_suffix(std::string_view s) {
 }
 
 std::string_view trim_space(std::string_view s) {
+  // Every space starts with a byte <= ' ' or >= 0x80 and ends with one: most quantities are
+  // done here.
+  const auto plain = [](char c) { return c > ' ' && static_cast<unsigned char>(c) < 0x80; };
+  if (s.empty() || (plain(s.front()) && plain(s.back()))) return s;
   while (std::size_t n = space_prefix(s)) s.remove_prefix(n);
   while (std::size_t n = space_suffix(s)) s.remove_suffix(n);
   return s;
@@ -117,8 +122,12 @@ std::optional<Parts> split(std::string_view str) {
   }
   p.value = str.substr(0, pos);
   const std::size_t suffix_start = pos;
-  constexpr std::string_view kSuffixChars = "eEinumkKMGTP";
-  while (pos < end && kSuffixChars.find(str[pos]) != std::string_view::npos) ++pos;
+  static constexpr std::array<bool, 256> kSuffixChar = [] {
+    std::array<bool, 256> t{};
+    for (const char c : std::string_view("eEinumkKMGTP")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  while (pos < end && kSuffixChar[static_cast<unsigned char>(str[pos])]) ++pos;
   if (pos < end && (str[pos] == '-' || str[pos] == '+')) ++pos;
   while (pos < end && is_digit(str[pos])) ++pos;
   if (pos < end) return std::nullopt;  // ErrFormatWrong
@@ -176,8 +185,12 @@ std::optional<Suffix> interpret(std::string_view s) {
       {"Pi", {2, 50, Format::BinarySI}},
       {"Ei", {2, 60, Format::BinarySI}},
   }};
-  for (const auto& e : kTable) {
-    if (e.text == s) return e.suffix;
+  if (s.size() <= 2) {
+    for (const auto& e : kTable) {  // compared inline: suffixes are 0-2 bytes
+      if (e.text.size() == s.size() && std::equal(s.begin(), s.end(), e.text.begin())) {
+        return e.suffix;
+      }
+    }
   }
   if (s.size() > 1 && (s[0] == 'e' || s[0] == 'E')) {
     auto parsed = parse_int64(s.substr(1));

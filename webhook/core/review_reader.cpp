@@ -23,9 +23,14 @@ struct Keep {
 };
 struct Shape {
   enum class Kind { All, Object, List, Presence };
+  Shape(Kind k, std::span<const Keep> kept = {}, const Shape* each = nullptr)
+      : kind(k), keys(kept), element(each) {
+    for (const Keep& keep : keys) lengths |= std::uint64_t{1} << keep.key.size();
+  }
   Kind kind;
-  std::span<const Keep> keys = {};
-  const Shape* element = nullptr;
+  std::span<const Keep> keys;
+  const Shape* element;
+  std::uint64_t lengths = 0;  // bit n: a kept key is n bytes long (all are under 64)
 };
 
 extern const Shape kTemplate;
@@ -99,8 +104,10 @@ const Shape kRequest{Shape::Kind::Object, kRequestKeys};
 const Keep kReviewKeys[] = {{"apiVersion", &kAll}, {"kind", &kAll}, {"request", &kRequest}};
 const Shape kReview{Shape::Kind::Object, kReviewKeys};
 
-const Keep* find_key(std::span<const Keep> keys, std::string_view key) {
-  for (const Keep& k : keys) {
+const Keep* find_key(const Shape& shape, std::string_view key) {
+  // Most keys are dropped, and most of those by their length alone.
+  if (key.size() >= 64 || (shape.lengths >> key.size() & 1) == 0) return nullptr;
+  for (const Keep& k : shape.keys) {
     // Length and first byte before memcmp: most keys differ there.
     if (k.key.size() == key.size() && k.key.front() == key.front() && k.key == key) return &k;
   }
@@ -130,7 +137,7 @@ class ShapeFilter final : public ParseFilter {
   State member(State members, std::string_view key) const override {
     const Shape& shape = *static_cast<const Shape*>(members);
     if (shape.kind != Shape::Kind::Object) return &kAll;
-    const Keep* keep = find_key(shape.keys, key);
+    const Keep* keep = find_key(shape, key);
     return keep == nullptr ? nullptr : keep->shape;
   }
   State element(State elements) const override {
