@@ -247,12 +247,12 @@ def percentile(sorted_values, p):
     return sorted_values[k]
 
 
-def load(server, body_file, clients, seconds, warmup, workdir):
+def load(server, body_file, clients, seconds, warmup, workdir, path="/mutate", status_ok=200):
     """One h2load run; CPU is sampled after the warm-up, requests counted from the same instant."""
     log = os.path.join(workdir, f"h2load-{server.name}-{clients}.log")
     cmd = ["h2load", "--h1", "-c", str(clients), "-t", "1", "-D", f"{int(seconds * 1000)}ms",
            f"--warm-up-time={int(warmup * 1000)}ms", "-d", body_file, "-H", "content-type: application/json",
-           f"--log-file={log}", f"https://127.0.0.1:{server.port}/mutate"]
+           f"--log-file={log}", f"https://127.0.0.1:{server.port}{path}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # The warm-up covers the TLS handshakes of every connection: measure after it.
     time.sleep(warmup + 0.25)
@@ -280,7 +280,7 @@ def load(server, body_file, clients, seconds, warmup, workdir):
             last = end if last is None else max(last, end)
             counted += t1 * 1e6 <= start_us <= t2 * 1e6
     os.unlink(log)
-    bad = sum(n for s, n in statuses.items() if s != 200)
+    bad = sum(n for s, n in statuses.items() if s != status_ok)
     lat.sort()
     span = (last - first) / 1e6 if lat else 1
     return {
@@ -380,6 +380,12 @@ def main():
                                                  workdir)
                     rounds.append(pair)
                 e2e[str(c)] = rounds
+            # Our stack without the review: the same body POSTed to /healthz is read whole,
+            # through TLS and HTTP, and refused with a short 405 on the same connection.
+            if 64 in [int(x) for x in args.concurrency.split(",")]:
+                results["stack_floor"] = [
+                    load(ours, body_file, 64, args.seconds, args.warmup, workdir,
+                         path="/healthz", status_ok=405) for _ in range(max(1, args.rounds // 2))]
             results["rss_after_kib"] = ours.rss_kib()
             results["rss_peak_kib"] = ours.hwm_kib()
             results["nginx_rss_after_kib"] = nginx.rss_kib()
@@ -447,6 +453,11 @@ def print_table(r):
                      f"{m['rps']:7.0f} {m['p50_ms']:7.2f} {m['p99_ms']:7.2f} {mx:7.2f} "
                      f"{m['cpu_us_per_req']:8.1f}" + (f"  ERRORS {errors}" if errors else ""),
                      ratios))
+        if r.get("stack_floor"):
+            floor = statistics.median(x["cpu_us_per_req"] for x in r["stack_floor"])
+            nginx64 = statistics.median(x["nginx"]["cpu_us_per_req"] for x in r["e2e"]["64"])
+            add(("   64 ours, no review", f"{'':31}{floor:8.1f}",
+                 f"the same body POSTed to /healthz (read, 405): {floor / nginx64:.2f}x nginx's CPU"))
         add(("MEMORY AND STARTUP", "", ""))
         add(("  RSS idle / peak (256 conns)",
              f"{r['rss_idle_kib']/1024:.1f} MiB / {r['rss_peak_kib']/1024:.1f} MiB",

@@ -1,6 +1,7 @@
 // RFC 6902 JSON Patch: what the webhook answers with, and its application for the offline paths.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,10 +15,10 @@ std::string escape_pointer_token(std::string_view token);
 
 class JsonPatch {
  public:
-  JsonPatch() { values_.SetNull(); }
+  JsonPatch() : allocator_(std::make_unique<json::Allocator>(kChunk)) {}
 
   // Values must be allocated with allocator().
-  json::Allocator& allocator() { return values_.GetAllocator(); }
+  json::Allocator& allocator() { return *allocator_; }
   // "add" where nothing is, "replace" where something is: the parent must exist.
   void set(std::string path, json::Value value, bool exists);
 
@@ -36,7 +37,10 @@ class JsonPatch {
     std::string path;
     json::Value value;
   };
-  json::Document values_;
+  // Chunks under the 64 KiB whose free makes glibc consolidate its heap, once per review.
+  static constexpr std::size_t kChunk = std::size_t{16} * 1024;
+  // The values' memory; on the heap, so that values still point to it when the patch moves.
+  std::unique_ptr<json::Allocator> allocator_;
   std::vector<Op> ops_;
 };
 

@@ -42,7 +42,7 @@ class ReviewReader {
   // is a fraction or exponent of value 0 ("0e400": RapidJSON refuses what simdjson reads as
   // 0), or a kept number's text cannot be recovered exactly from its value (a fraction or
   // exponent, or a zero where "-0" may have been written).
-  // The document may borrow strings from the reader's buffers: use it before the next read().
+  // The document may borrow memory and strings from the reader: use it before the next read().
   // padded: kPadding readable bytes (any content) follow the text, which is then parsed where
   // it is; else simdjson first copies it into a padded buffer of its own.
   std::optional<Document> read(std::string_view text, bool padded = false);
