@@ -1,6 +1,7 @@
 // Placement rules of ../shared/spec/placement.md, one test case per rule (named by section).
 #include <doctest/doctest.h>
 
+#include "core/workflow.hpp"
 #include "test_support.hpp"
 
 using namespace nodealloc;
@@ -806,4 +807,34 @@ TEST_CASE("§3 podSpecPatch: null deletes a key or a map, as a strategic merge p
   CHECK(p.outcome("key-deleted") == "placed:small");
   CHECK(p.outcome("requests-deleted") == "placed:highmem");  // limits remain: 20Gi
   CHECK(p.outcome("resources-deleted") == "placed:small");
+}
+
+TEST_CASE("§5 TemplateFields: every field placement reads, the last of duplicates, in one pass") {
+  const auto t = json::parse(
+      R"({"name":"a","metadata":{},"container":{},"script":1,"containerSet":2,"sidecars":3,)"
+      R"("initContainers":4,"resource":5,"data":6,"steps":7,"dag":8,"nodeSelector":9,)"
+      R"("affinity":10,"tolerations":11,"podSpecPatch":12,"podResources":13,"inputs":{},)"
+      R"("name":"b","nodeSelector":{"last":"wins"},"Container":{},"dags":1})");
+  REQUIRE(t.ok());
+  const TemplateFields f = TemplateFields::of(t.value());
+  CHECK(json::str(*f.name) == "b");
+  CHECK(json::write(*f.node_selector) == R"({"last":"wins"})");
+  CHECK(f.metadata->IsObject());
+  CHECK(f.container->IsObject());  // not "Container"
+  const std::pair<const json::Value*, std::string_view> numbered[] = {
+      {f.script, "1"},          {f.container_set, "2"},
+      {f.sidecars, "3"},        {f.init_containers, "4"},
+      {f.resource, "5"},        {f.data, "6"},
+      {f.steps, "7"},           {f.dag, "8"},
+      {f.affinity, "10"},       {f.tolerations, "11"},
+      {f.pod_spec_patch, "12"}, {f.pod_resources, "13"}};
+  for (const auto& [value, text] : numbered) {
+    REQUIRE(value != nullptr);
+    CHECK(json::write(*value) == text);
+  }
+  const auto not_object = json::parse(R"(["container"])");
+  REQUIRE(not_object.ok());
+  const TemplateFields none = TemplateFields::of(not_object.value());
+  CHECK(none.container == nullptr);
+  CHECK(none.name == nullptr);
 }

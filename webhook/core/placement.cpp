@@ -101,9 +101,11 @@ class Warnings {
   std::vector<std::string> all_;
 };
 
-const Value* non_empty_array(const Value& v, std::string_view name) {
-  const Value* m = json::member(v, name);
-  return m != nullptr && m->IsArray() && !m->Empty() ? m : nullptr;
+const Value* non_empty_array(const Value* v) {
+  return v != nullptr && v->IsArray() && !v->Empty() ? v : nullptr;
+}
+const Value* non_empty_object(const Value* v) {
+  return v != nullptr && v->IsObject() && v->MemberCount() > 0 ? v : nullptr;
 }
 
 struct Inherited {
@@ -185,21 +187,22 @@ class Planner {
  private:
   Reason decide(const TemplateNode& node, JsonPatch& patch) {
     const Value& t = *node.value;
+    const TemplateFields& fields = node.fields;
     if (is_opted_out(t)) return Reason::OptedOut;
-    if (!is_placeable(t)) return Reason::NotPlaceable;
+    if (!is_placeable(fields)) return Reason::NotPlaceable;
 
-    const Value* own_selector = json::object_member(t, "nodeSelector");
-    const Value* affinity = json::member(t, "affinity");
+    const Value* own_selector = non_empty_object(fields.node_selector);
+    const Value* affinity = fields.affinity;
     bool existing = own_selector != nullptr ||
                     (affinity != nullptr && json::object_member(*affinity, "nodeAffinity"));
     for (std::size_t caller : node.callers) {
-      existing = existing || json::object_member(*view_.templates[caller].value, "nodeSelector");
+      existing = existing || non_empty_object(view_.templates[caller].fields.node_selector);
     }
     if (existing && policy_.existing_placement == ExistingPlacement::Keep) {
       return Reason::Existing;
     }
 
-    TemplateRequest r = template_request(t, view_.spec, policy_.executor_overhead);
+    TemplateRequest r = template_request(fields, view_.spec, policy_.executor_overhead);
     if (r.status == TemplateRequest::Status::Unresolvable) {
       warnings_.add(node.name, "unresolvable", r.detail);
       return Reason::Unresolvable;
@@ -235,10 +238,11 @@ class Planner {
     const bool pool_tolerates = !chosen_->tolerations.Empty();
     Inherited tolerations;
     if (pool_tolerates) {
-      tolerations.value = non_empty_array(t, "tolerations");
+      tolerations.value = non_empty_array(fields.tolerations);
       if (tolerations.value == nullptr) {
-        tolerations = inherit(view_, node, "tolerations",
-                              [](const Value& v) { return non_empty_array(v, "tolerations"); });
+        tolerations = inherit(view_, node, "tolerations", [](const Value& v) {
+          return non_empty_array(json::member(v, "tolerations"));
+        });
       }
       if (tolerations.conflict) {
         warnings_.add(node.name, "conflicting-callers", tolerations.detail);
@@ -264,7 +268,8 @@ class Planner {
       }
     }
     if (policy_.mode == Mode::Enforce) {
-      set_if_changed(patch, node.path, t, "nodeSelector", std::move(new_selector));
+      set_if_changed(patch, node.path, fields.node_selector, "nodeSelector",
+                     std::move(new_selector));
       if (pool_tolerates) {
         Value list(rapidjson::kArrayType);
         if (tolerations.value != nullptr) list.CopyFrom(*tolerations.value, alloc);
@@ -273,15 +278,15 @@ class Planner {
           for (const auto& have : list.GetArray()) present = present || have == toleration;
           if (!present) list.PushBack(Value(toleration, alloc), alloc);
         }
-        set_if_changed(patch, node.path, t, "tolerations", std::move(list));
+        set_if_changed(patch, node.path, fields.tolerations, "tolerations", std::move(list));
       }
     }
     return Reason::Placed;
   }
 
-  static void set_if_changed(JsonPatch& patch, const std::string& path, const Value& t,
+  // `current`: the template's `field`, or nullptr.
+  static void set_if_changed(JsonPatch& patch, const std::string& path, const Value* current,
                              std::string_view field, Value value) {
-    const Value* current = json::member(t, field);
     if (current != nullptr && *current == value) return;
     patch.set(path + "/" + std::string(field), std::move(value), current != nullptr);
   }

@@ -161,34 +161,14 @@ class Pruner {
   bool ok() const { return ok_; }
 
  private:
-  // `state` is the value's (never nullptr: dropped values are not visited).
+  // `state` is the value's (never nullptr: dropped values are not visited). Small, so that
+  // scalars, most of what is kept, are copied in line in the loops below.
   bool copy(dom::element e, State state, Document& out) {
     switch (e.type()) {
-      case dom::element_type::OBJECT: {
-        const State members = filter_.object_members(state);
-        out.StartObject();
-        rapidjson::SizeType kept = 0;
-        for (const dom::key_value_pair field : dom::object(e)) {
-          const State member = members == nullptr ? nullptr : filter_.member(members, field.key);
-          if (member == nullptr) continue;
-          out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), copy_);
-          if (!copy(field.value, member, out)) return false;
-          ++kept;
-        }
-        return out.EndObject(kept);
-      }
-      case dom::element_type::ARRAY: {
-        const State elements = filter_.array_elements(state);
-        out.StartArray();
-        rapidjson::SizeType kept = 0;
-        for (const dom::element item : dom::array(e)) {
-          const State element = elements == nullptr ? nullptr : filter_.element(elements);
-          if (element == nullptr) continue;
-          if (!copy(item, element, out)) return false;
-          ++kept;
-        }
-        return out.EndArray(kept);
-      }
+      case dom::element_type::OBJECT:
+        return copy_object(dom::object(e), state, out);
+      case dom::element_type::ARRAY:
+        return copy_array(dom::array(e), state, out);
       case dom::element_type::STRING: {
         const std::string_view s(e);
         return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), copy_);
@@ -205,6 +185,33 @@ class Pruner {
         return out.Null();
     }
     return false;
+  }
+
+  bool copy_object(dom::object object, State state, Document& out) {
+    const State members = filter_.object_members(state);
+    out.StartObject();
+    rapidjson::SizeType kept = 0;
+    for (const dom::key_value_pair field : object) {
+      const State member = members == nullptr ? nullptr : filter_.member(members, field.key);
+      if (member == nullptr) continue;
+      out.Key(field.key.data(), static_cast<rapidjson::SizeType>(field.key.size()), copy_);
+      if (!copy(field.value, member, out)) return false;
+      ++kept;
+    }
+    return out.EndObject(kept);
+  }
+
+  bool copy_array(dom::array array, State state, Document& out) {
+    const State elements = filter_.array_elements(state);
+    out.StartArray();
+    rapidjson::SizeType kept = 0;
+    for (const dom::element item : array) {
+      const State element = elements == nullptr ? nullptr : filter_.element(elements);
+      if (element == nullptr) continue;
+      if (!copy(item, element, out)) return false;
+      ++kept;
+    }
+    return out.EndArray(kept);
   }
 
   // An integer's text is its decimal form (JSON allows no leading zeros or '+'), except that

@@ -154,10 +154,11 @@ void add_containers(const Value* list, bool init, std::string_view field, Contai
   }
 }
 
-Containers containers_of(const Value& tmpl, Problems& problems) {
+Containers containers_of(const TemplateFields& tmpl, Problems& problems) {
   Containers out;
-  for (std::string_view field : {"container", "script"}) {
-    const Value* main = json::member(tmpl, field);
+  const std::pair<std::string_view, const Value*> mains[] = {{"container", tmpl.container},
+                                                             {"script", tmpl.script}};
+  for (const auto& [field, main] : mains) {
     if (main == nullptr || main->IsNull()) continue;
     if (!main->IsObject()) {
       problems.not_a(*main, "an object", Where(field));
@@ -168,7 +169,7 @@ Containers containers_of(const Value& tmpl, Problems& problems) {
                    Where("container \"main\""));
     break;
   }
-  if (const Value* set = json::member(tmpl, "containerSet"); set != nullptr && !set->IsNull()) {
+  if (const Value* set = tmpl.container_set; set != nullptr && !set->IsNull()) {
     if (!set->IsObject()) {
       problems.not_a(*set, "an object", Where("containerSet"));
     } else {
@@ -176,8 +177,8 @@ Containers containers_of(const Value& tmpl, Problems& problems) {
                      problems);
     }
   }
-  add_containers(json::member(tmpl, "sidecars"), false, "sidecars", out, problems);
-  add_containers(json::member(tmpl, "initContainers"), true, "initContainers", out, problems);
+  add_containers(tmpl.sidecars, false, "sidecars", out, problems);
+  add_containers(tmpl.init_containers, true, "initContainers", out, problems);
   return out;
 }
 
@@ -243,25 +244,28 @@ void apply_patch(const Value& patch, Containers& containers, Problems& problems)
   }
 }
 
-std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const Where& where) {
+// `where` + `field` + `key` name the value, joined only for a message.
+std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const Where& base,
+                                      std::string_view field, std::string_view key) {
+  const auto where = [&] { return base.with(field, key); };
   std::string_view text;
   if (json::is_number(v)) {
     text = json::number_text(v);
   } else if (json::is_string(v)) {
     text = json::str(v);
     if (has_expression(text)) {
-      problems.unresolved(where.str() + " is \"" + shorten(text) + "\"");
+      problems.unresolved(where().str() + " is \"" + shorten(text) + "\"");
       return std::nullopt;
     }
   } else {
-    problems.bad(where.str() + " is not a quantity");
+    problems.bad(where().str() + " is not a quantity");
     return std::nullopt;
   }
   auto q = parse_quantity(text);
   if (!q) {
-    problems.bad(where.str() + ": \"" + shorten(text) + "\" is not a quantity");
+    problems.bad(where().str() + ": \"" + shorten(text) + "\" is not a quantity");
   } else if (q->is_negative()) {
-    problems.bad(where.str() + ": \"" + shorten(text) + "\" is negative");
+    problems.bad(where().str() + ": \"" + shorten(text) + "\" is negative");
     q.reset();
   }
   return q;
@@ -272,13 +276,13 @@ Amounts effective(const Entries& requests, const Entries& limits, Problems& prob
                   const Where& where) {
   Amounts out;
   for (const auto& [key, value] : requests) {  // keys are unique (set() above)
-    if (auto q = read_quantity(*value, problems, where.with(" requests.", key))) {
+    if (auto q = read_quantity(*value, problems, where, " requests.", key)) {
       out.emplace_back(key, std::move(*q));
     }
   }
   for (const auto& [key, value] : limits) {
     // Read even when requests has it: every value must parse (spec §9).
-    auto q = read_quantity(*value, problems, where.with(" limits.", key));
+    auto q = read_quantity(*value, problems, where, " limits.", key);
     bool requested = false;
     for (const auto& amount : out) requested = requested || amount.first == key;
     if (q && !requested) out.emplace_back(key, std::move(*q));
@@ -313,8 +317,12 @@ void max_into(ResourceList& max, const List& more) {
 }  // namespace
 
 bool is_placeable(const json::Value& tmpl) {
-  for (std::string_view field : {"container", "script", "containerSet", "resource", "data"}) {
-    const Value* v = json::member(tmpl, field);
+  return is_placeable(TemplateFields::of(tmpl));
+}
+
+bool is_placeable(const TemplateFields& tmpl) {
+  for (const Value* v :
+       {tmpl.container, tmpl.script, tmpl.container_set, tmpl.resource, tmpl.data}) {
     if (v != nullptr && !v->IsNull()) return true;
   }
   return false;
@@ -322,12 +330,17 @@ bool is_placeable(const json::Value& tmpl) {
 
 TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
                                  const ResourceList& executor_overhead) {
+  return template_request(TemplateFields::of(tmpl), spec, executor_overhead);
+}
+
+TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
+                                 const ResourceList& executor_overhead) {
   Problems problems;
   Containers containers = containers_of(tmpl, problems);
 
   std::vector<json::Document> patches;  // owns what patched entries point into
-  for (const Value* owner : {spec, &tmpl}) {
-    const Value* patch = owner == nullptr ? nullptr : json::member(*owner, "podSpecPatch");
+  for (const Value* patch :
+       {spec == nullptr ? nullptr : json::member(*spec, "podSpecPatch"), tmpl.pod_spec_patch}) {
     if (patch == nullptr || patch->IsNull()) continue;
     if (!json::is_string(*patch)) {
       problems.bad("podSpecPatch is not a string");
@@ -363,7 +376,7 @@ TemplateRequest template_request(const json::Value& tmpl, const json::Value* spe
   max_into(request, init);
 
   // Pod-level resources replace the container-derived value for what they name.
-  const Value* pod = json::member(tmpl, "podResources");
+  const Value* pod = tmpl.pod_resources;
   Where pod_where("podResources");
   if ((pod == nullptr || pod->IsNull()) && spec != nullptr) {
     pod = json::member(*spec, "podResources");

@@ -5,11 +5,13 @@
 
 #include "core/json.hpp"
 #include "core/policy.hpp"
+#include "core/workflow.hpp"
 
 namespace nodealloc {
 
 // Has container, script, containerSet, resource or data: its pod honours its nodeSelector.
 bool is_placeable(const json::Value& tmpl);
+bool is_placeable(const TemplateFields& tmpl);
 
 struct TemplateRequest {
   enum class Status { Ok, Unresolvable, Invalid };
@@ -20,6 +22,9 @@ struct TemplateRequest {
 
 // `spec` is the workflow spec (may be null): its podSpecPatch and podResources apply too.
 TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
+                                 const ResourceList& executor_overhead);
+// The same, for a template whose fields are known (TemplateFields::of).
+TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
                                  const ResourceList& executor_overhead);
 
 }  // namespace nodealloc

@@ -15,12 +15,14 @@ class Walker {
   void top_level(const Value& templates, const std::string& path) {
     for (rapidjson::SizeType i = 0; i < templates.Size(); ++i) {
       const Value& t = templates[i];
-      std::string name;
-      if (const Value* n = json::member(t, "name"); n != nullptr && json::is_string(*n)) {
-        name = json::str(*n);
-      }
-      const std::size_t index = add(t, path + "/" + std::to_string(i), name);
-      if (!name.empty()) by_name_.try_emplace(view_.templates[index].name, index);
+      const TemplateFields fields = TemplateFields::of(t);
+      std::string_view name;  // in the document: stable while the view grows
+      if (fields.name != nullptr && json::is_string(*fields.name)) name = json::str(*fields.name);
+      std::string own_path;
+      own_path.reserve(path.size() + 12);
+      own_path.append(path).append("/").append(std::to_string(i));
+      const std::size_t index = add(t, fields, std::move(own_path), std::string(name));
+      if (!name.empty()) by_name_.try_emplace(name, index);
       inlines(index);
     }
     // Calls by name can only be resolved once every top-level name is known.
@@ -35,37 +37,43 @@ class Walker {
   }
 
  private:
-  std::size_t add(const Value& t, std::string path, std::string name) {
-    view_.templates.push_back({&t, std::move(path), std::move(name), {}});
+  std::size_t add(const Value& t, const TemplateFields& fields, std::string path,
+                  std::string name) {
+    view_.templates.push_back({&t, fields, std::move(path), std::move(name), {}});
     return view_.templates.size() - 1;
   }
 
   // Visits the steps or tasks of template `index`: records calls, adds inline templates.
   void inlines(std::size_t index) {
-    const Value& t = *view_.templates[index].value;
-    if (const Value* steps = json::member(t, "steps"); steps != nullptr && steps->IsArray()) {
+    // Copied: adding inline templates below may move view_.templates.
+    const Value* const steps = view_.templates[index].fields.steps;
+    const Value* const dag = view_.templates[index].fields.dag;
+    if (steps != nullptr && steps->IsArray()) {
       for (rapidjson::SizeType i = 0; i < steps->Size(); ++i) {
         const Value& group = (*steps)[i];
         if (!group.IsArray()) continue;
         for (rapidjson::SizeType j = 0; j < group.Size(); ++j) {
-          step(index, group[j], "/steps/" + std::to_string(i) + "/" + std::to_string(j));
+          step(index, group[j],
+               [i, j] { return "/steps/" + std::to_string(i) + "/" + std::to_string(j); });
         }
       }
     }
-    if (const Value* dag = json::member(t, "dag"); dag != nullptr) {
+    if (dag != nullptr) {
       if (const Value* tasks = json::member(*dag, "tasks"); tasks != nullptr && tasks->IsArray()) {
         for (rapidjson::SizeType i = 0; i < tasks->Size(); ++i) {
-          step(index, (*tasks)[i], "/dag/tasks/" + std::to_string(i));
+          step(index, (*tasks)[i], [i] { return "/dag/tasks/" + std::to_string(i); });
         }
       }
     }
   }
 
-  void step(std::size_t caller, const Value& s, const std::string& relative) {
+  // relative(): the step's pointer under its template's, made only for an inline template.
+  template <class Relative>
+  void step(std::size_t caller, const Value& s, const Relative& relative) {
     if (!s.IsObject()) return;
     if (const Value* callee = json::member(s, "template");
         callee != nullptr && json::is_string(*callee)) {
-      calls_.emplace_back(caller, std::string(json::str(*callee)));
+      calls_.emplace_back(caller, json::str(*callee));
     }
     const Value* in = json::member(s, "inline");
     if (in == nullptr || !in->IsObject()) return;
@@ -74,18 +82,69 @@ class Walker {
       step_name = json::str(*n);
     }
     std::string name = view_.templates[caller].name + "/" + step_name;
-    std::string path = view_.templates[caller].path + relative + "/inline";
-    const std::size_t index = add(*in, std::move(path), std::move(name));
+    std::string path = view_.templates[caller].path + relative() + "/inline";
+    const std::size_t index = add(*in, TemplateFields::of(*in), std::move(path), std::move(name));
     view_.templates[index].callers.push_back(caller);
     inlines(index);
   }
 
   WorkflowView& view_;
-  std::unordered_map<std::string, std::size_t> by_name_;
-  std::vector<std::pair<std::size_t, std::string>> calls_;
+  // Names in the document, not in view_ (whose strings move as it grows).
+  std::unordered_map<std::string_view, std::size_t> by_name_;
+  std::vector<std::pair<std::size_t, std::string_view>> calls_;
 };
 
 }  // namespace
+
+TemplateFields TemplateFields::of(const json::Value& tmpl) {
+  TemplateFields f;
+  if (!tmpl.IsObject()) return f;
+  for (const auto& m : tmpl.GetObject()) {
+    const std::string_view key = json::str(m.name);
+    const Value** slot = nullptr;
+    switch (key.size()) {  // by length first: one comparison or two per key
+      case 3:
+        slot = key == "dag" ? &f.dag : nullptr;
+        break;
+      case 4:
+        slot = key == "name" ? &f.name : key == "data" ? &f.data : nullptr;
+        break;
+      case 5:
+        slot = key == "steps" ? &f.steps : nullptr;
+        break;
+      case 6:
+        slot = key == "script" ? &f.script : nullptr;
+        break;
+      case 8:
+        slot = key == "metadata"   ? &f.metadata
+               : key == "sidecars" ? &f.sidecars
+               : key == "resource" ? &f.resource
+               : key == "affinity" ? &f.affinity
+                                   : nullptr;
+        break;
+      case 9:
+        slot = key == "container" ? &f.container : nullptr;
+        break;
+      case 11:
+        slot = key == "tolerations" ? &f.tolerations : nullptr;
+        break;
+      case 12:
+        slot = key == "containerSet"   ? &f.container_set
+               : key == "nodeSelector" ? &f.node_selector
+               : key == "podSpecPatch" ? &f.pod_spec_patch
+               : key == "podResources" ? &f.pod_resources
+                                       : nullptr;
+        break;
+      case 14:
+        slot = key == "initContainers" ? &f.init_containers : nullptr;
+        break;
+      default:
+        break;
+    }
+    if (slot != nullptr) *slot = &m.value;  // a later duplicate replaces an earlier one
+  }
+  return f;
+}
 
 std::optional<ArgoKind> argo_kind(std::string_view kind) {
   if (kind == "Workflow") return ArgoKind::Workflow;

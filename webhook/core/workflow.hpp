@@ -13,8 +13,32 @@ namespace nodealloc {
 enum class ArgoKind { Workflow, WorkflowTemplate, ClusterWorkflowTemplate, CronWorkflow };
 std::optional<ArgoKind> argo_kind(std::string_view kind);
 
+// The members of a template that placement reads, found in one pass over it (of duplicate
+// keys the last, as json::member finds). All null for a template that is not an object.
+struct TemplateFields {
+  const json::Value* name = nullptr;
+  const json::Value* metadata = nullptr;
+  const json::Value* container = nullptr;
+  const json::Value* script = nullptr;
+  const json::Value* container_set = nullptr;
+  const json::Value* sidecars = nullptr;
+  const json::Value* init_containers = nullptr;
+  const json::Value* resource = nullptr;
+  const json::Value* data = nullptr;
+  const json::Value* steps = nullptr;
+  const json::Value* dag = nullptr;
+  const json::Value* node_selector = nullptr;
+  const json::Value* affinity = nullptr;
+  const json::Value* tolerations = nullptr;
+  const json::Value* pod_spec_patch = nullptr;
+  const json::Value* pod_resources = nullptr;
+
+  static TemplateFields of(const json::Value& tmpl);
+};
+
 struct TemplateNode {
   const json::Value* value = nullptr;  // the template object
+  TemplateFields fields;               // of value
   std::string path;                    // its JSON Pointer, e.g. "/spec/templates/3"
   std::string name;                    // inline: "<caller>/<step or task>"
   std::vector<std::size_t> callers;    // indices of the steps/dag templates that call it
