@@ -1,7 +1,7 @@
 #include "core/placement.hpp"
 
 #include <boost/multiprecision/cpp_int.hpp>
-#include <unordered_set>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "core/template_request.hpp"
 
@@ -152,7 +152,9 @@ class Planner {
     if (is_opted_out(object_)) return plan;
     auto& alloc = plan.patch.allocator();
     Value placements(rapidjson::kObjectType);
-    std::unordered_set<std::string_view> placed_names;  // the annotation names each template once
+    // The annotation names each template once. Open addressing: no allocation per name.
+    boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> placed_names;
+    placed_names.reserve(view_.templates.size());
     std::string no_fit;
     std::size_t no_fit_count = 0;
     plan.templates.reserve(view_.templates.size());
@@ -288,7 +290,10 @@ class Planner {
   static void set_if_changed(JsonPatch& patch, const std::string& path, const Value* current,
                              std::string_view field, Value value) {
     if (current != nullptr && *current == value) return;
-    patch.set(path + "/" + std::string(field), std::move(value), current != nullptr);
+    std::string pointer;
+    pointer.reserve(path.size() + 1 + field.size());
+    pointer.append(path).append("/").append(field);
+    patch.set(std::move(pointer), std::move(value), current != nullptr);
   }
 
   // The placement annotation; an existing one equal as JSON is left alone.

@@ -37,7 +37,9 @@ enum class Strategy { FirstFit, BestFit };
 enum class ExistingPlacement { Keep, Merge, Replace };
 enum class OnNoFit { Skip, Reject };
 
-struct Pool {
+// ResourceList's small_vector may allocate (and throw bad_alloc) when moved; nothing relies on
+// moving a Pool or a Policy not throwing.
+struct Pool {  // NOLINT(bugprone-exception-escape)
   std::string name;
   LabelMap node_selector;
   ResourceList capacity;
@@ -48,7 +50,7 @@ struct Pool {
   bool fits(const ResourceList& request) const;
 };
 
-struct Policy {
+struct Policy {  // NOLINT(bugprone-exception-escape)
   Mode mode = Mode::Enforce;
   Strategy strategy = Strategy::FirstFit;
   ExistingPlacement existing_placement = ExistingPlacement::Keep;

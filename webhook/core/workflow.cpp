@@ -1,7 +1,7 @@
 #include "core/workflow.hpp"
 
 #include <algorithm>
-#include <unordered_map>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace nodealloc {
 namespace {
@@ -13,6 +13,7 @@ class Walker {
   explicit Walker(WorkflowView& view) : view_(view) {}
 
   void top_level(const Value& templates, const std::string& path) {
+    by_name_.reserve(templates.Size());
     for (rapidjson::SizeType i = 0; i < templates.Size(); ++i) {
       const Value& t = templates[i];
       const TemplateFields fields = TemplateFields::of(t);
@@ -90,7 +91,7 @@ class Walker {
 
   WorkflowView& view_;
   // Names in the document, not in view_ (whose strings move as it grows).
-  std::unordered_map<std::string_view, std::size_t> by_name_;
+  boost::unordered_flat_map<std::string_view, std::size_t, std::hash<std::string_view>> by_name_;
   std::vector<std::pair<std::size_t, std::string_view>> calls_;
 };
 

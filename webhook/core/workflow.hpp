@@ -1,6 +1,16 @@
 // Walking an Argo object: where its templates are, their names, and who calls whom (spec §1, §5).
 #pragma once
 
+// See template_request.cpp: a GCC 12 false positive on boost::container's inline storage.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+#include <boost/container/small_vector.hpp>
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
+#pragma GCC diagnostic pop
+#endif
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,12 +46,15 @@ struct TemplateFields {
   static TemplateFields of(const json::Value& tmpl);
 };
 
-struct TemplateNode {
+// callers' small_vector may allocate (and throw bad_alloc) when moved; nothing relies on moving
+// a TemplateNode not throwing.
+struct TemplateNode {                  // NOLINT(bugprone-exception-escape)
   const json::Value* value = nullptr;  // the template object
   TemplateFields fields;               // of value
   std::string path;                    // its JSON Pointer, e.g. "/spec/templates/3"
   std::string name;                    // inline: "<caller>/<step or task>"
-  std::vector<std::size_t> callers;    // indices of the steps/dag templates that call it
+  // Indices of the steps/dag templates that call it: most templates have one or none.
+  boost::container::small_vector<std::size_t, 2> callers;
 };
 
 struct WorkflowView {
