@@ -1,16 +1,7 @@
 // The placement policy (spec §4): loaded from YAML, checked field by field, then immutable.
 #pragma once
 
-// See template_request.cpp: a GCC 12 false positive on boost::container's inline storage.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
 #include <boost/container/flat_map.hpp>
-#include <boost/container/small_vector.hpp>
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic pop
-#endif
 
 #include <string>
 #include <string_view>
@@ -20,6 +11,7 @@
 #include "core/json.hpp"
 #include "core/quantity.hpp"
 #include "core/result.hpp"
+#include "core/small_vector.hpp"
 
 namespace nodealloc {
 

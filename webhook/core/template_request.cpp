@@ -1,12 +1,5 @@
 #include "core/template_request.hpp"
 
-// GCC 12 at -O3 sees a memcpy of boost::container's inline storage as reading past it (a false
-// positive of the same family as GCC bug 105651, fixed in 13).
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
-#include <boost/container/small_vector.hpp>
-
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -14,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/small_vector.hpp"
 #include "core/yaml_json.hpp"
 
 namespace nodealloc {

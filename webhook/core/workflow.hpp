@@ -1,22 +1,13 @@
 // Walking an Argo object: where its templates are, their names, and who calls whom (spec §1, §5).
 #pragma once
 
-// See template_request.cpp: a GCC 12 false positive on boost::container's inline storage.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
-#include <boost/container/small_vector.hpp>
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic pop
-#endif
-
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/json.hpp"
+#include "core/small_vector.hpp"
 
 namespace nodealloc {
 

@@ -1,10 +1,6 @@
 #include "server/metrics.hpp"
 
-// See core/template_request.cpp: a GCC 12 false positive on boost::container's inline storage.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic ignored "-Wstringop-overread"
-#endif
-#include <boost/container/small_vector.hpp>
+#include "core/small_vector.hpp"
 
 #include <fmt/format.h>
 
