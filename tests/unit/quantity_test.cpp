@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/quantity.hpp"
 
@@ -327,3 +328,40 @@ TEST_CASE("§3 quantities: to_string gives short exact text") {
 }
 
 }  // namespace nodealloc
+
+TEST_CASE("§9 quantities: the shortcut for \"<digits><suffix>\" agrees with the general parse") {
+  std::vector<std::string> numbers;
+  std::uint64_t seed = 12345;
+  for (int length = 1; length <= 21; ++length) {
+    numbers.push_back(std::string(static_cast<std::size_t>(length), '9'));
+    numbers.push_back("1" + std::string(static_cast<std::size_t>(length - 1), '0'));
+    numbers.push_back("0" + std::string(static_cast<std::size_t>(length), '7'));
+    std::string random;
+    for (int i = 0; i < length; ++i) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      random += static_cast<char>('0' + (seed >> 33) % 10);
+    }
+    numbers.push_back(random);
+  }
+  for (const char* n : {"9223372036854775807", "9223372036854775808", "8", "16", "8191", "8192"}) {
+    numbers.emplace_back(n);
+  }
+  const char* const suffixes[] = {"",   "n",  "u",  "m",  "k",  "M",  "G", "T",  "P",  "E",
+                                  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "K", "mi", "ki", "KiB",
+                                  "Z",  "i",  "e3", "E3", "e",  ".5", ".", " ",  "m ", "\t"};
+  int compared = 0;
+  for (const auto& number : numbers) {
+    for (const char* suffix : suffixes) {
+      for (const std::string& text :
+           {number + suffix, "+" + number + suffix, " " + number + suffix}) {
+        CAPTURE(text);
+        const auto shortcut = nodealloc::parse_quantity(text);
+        const auto general = nodealloc::detail::parse_general_for_test(text);
+        REQUIRE(shortcut.has_value() == general.has_value());
+        if (shortcut) CHECK(shortcut->nanos() == general->nanos());
+        ++compared;
+      }
+    }
+  }
+  CHECK(compared > 7000);
+}

@@ -220,7 +220,63 @@ Int scale_up(Int value, std::int64_t exp10) {
   return value >= saturation_bound() ? saturation_bound() : value;
 }
 
-std::optional<Quantity> parse_trimmed(std::string_view str) {
+// The common form, "<digits><suffix>" with a non-zero first digit ("100m", "2Gi", "1"), the way
+// parse_general() computes it on its int64 fast path, without splitting the text into parts.
+// nullopt when the text is not of that form or would leave that path: parse_general() decides.
+std::optional<Quantity> parse_simple(std::string_view str) {
+  if (str.empty() || str[0] < '1' || str[0] > '9') return std::nullopt;
+  std::size_t digits = 1;
+  std::uint64_t value = static_cast<std::uint64_t>(str[0] - '0');
+  while (digits < str.size() && is_digit(str[digits])) {
+    if (digits == 18) return std::nullopt;  // beyond the 18 digits an int64 always holds
+    value = value * 10 + static_cast<std::uint64_t>(str[digits] - '0');
+    ++digits;
+  }
+  const std::string_view suffix = str.substr(digits);
+  std::int32_t exp10 = 9;  // to nano-units
+  std::uint64_t product = value;
+  // A suffix's power of ten (decimal) or of two (binary, before the 'i'), by its first byte.
+  static constexpr int kNone = 127;
+  static constexpr auto kExponents = [] {
+    std::array<std::pair<int, int>, 128> t{};
+    t.fill({kNone, kNone});
+    for (const auto& [c, decimal, binary] : {std::tuple{'n', -9, kNone},
+                                             {'u', -6, kNone},
+                                             {'m', -3, kNone},
+                                             {'k', 3, kNone},
+                                             {'K', kNone, 10},
+                                             {'M', 6, 20},
+                                             {'G', 9, 30},
+                                             {'T', 12, 40},
+                                             {'P', 15, 50},
+                                             {'E', 18, 60}}) {
+      t[static_cast<unsigned char>(c)] = {decimal, binary};
+    }
+    return t;
+  }();
+  const auto [decimal, binary] = suffix.empty() || static_cast<unsigned char>(suffix[0]) >= 128
+                                     ? std::pair{kNone, kNone}
+                                     : kExponents[static_cast<unsigned char>(suffix[0])];
+  if (suffix.size() == 2 && suffix[1] == 'i' && binary != kNone) {
+    const std::int64_t exponent = binary;
+    // parse_general's precision test for BinarySI, then its overflow test.
+    if (15 - static_cast<std::int64_t>(digits) - exponent * 3 / 10 - 1 < 0) return std::nullopt;
+    if (__builtin_mul_overflow(value, std::uint64_t{1} << exponent, &product) ||
+        product > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+  } else if (suffix.size() == 1 && decimal != kNone) {
+    exp10 += decimal;
+  } else if (!suffix.empty()) {
+    return std::nullopt;
+  }
+  const auto& power = kPowersOfTen[static_cast<std::size_t>(exp10)];
+  if (product > power.max_factor) return std::nullopt;
+  return Quantity::from_nanos(Int(product * power.value));
+}
+
+// resource.ParseQuantity on a trimmed text: every form, exactly.
+std::optional<Quantity> parse_general(std::string_view str) {
   if (str.empty()) return std::nullopt;
   if (str == "0") return Quantity{};
   auto parts = split(str);
@@ -364,7 +420,15 @@ std::string Quantity::to_string() const {
 }
 
 std::optional<Quantity> parse_quantity(std::string_view text) {
-  return parse_trimmed(trim_space(text));
+  const std::string_view trimmed = trim_space(text);
+  if (auto q = parse_simple(trimmed)) return q;
+  return parse_general(trimmed);
 }
+
+namespace detail {
+std::optional<Quantity> parse_general_for_test(std::string_view text) {
+  return parse_general(trim_space(text));
+}
+}  // namespace detail
 
 }  // namespace nodealloc

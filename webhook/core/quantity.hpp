@@ -48,4 +48,10 @@ class Quantity {
 // the slow path, rounding up to 1n. nullopt for anything Kubernetes rejects.
 std::optional<Quantity> parse_quantity(std::string_view text);
 
+namespace detail {
+// parse_quantity without its shortcut for the common "<digits><suffix>" form: the reference the
+// unit tests hold the shortcut to.
+std::optional<Quantity> parse_general_for_test(std::string_view text);
+}  // namespace detail
+
 }  // namespace nodealloc
