@@ -1,5 +1,6 @@
-// parse_quantity on arbitrary bytes. Properties: no crash, no sanitizer report; a parsed value's
-// to_string() parses back to the same value; surrounding white space changes nothing.
+// parse_quantity on arbitrary bytes. Properties: no crash, no sanitizer report; the same result
+// as the general parse (no shortcut); a parsed value's to_string() parses back to the same
+// value; surrounding white space changes nothing.
 #include <string>
 
 #include "core/quantity.hpp"
@@ -11,6 +12,12 @@ using nodealloc::Quantity;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text = nodealloc::fuzz::as_text(data, size);
   const auto q = parse_quantity(text);
+
+  // The shortcut for "<digits><suffix>" agrees with the general parse, on every input.
+  const auto general = nodealloc::detail::parse_general_for_test(text);
+  FUZZ_CHECK(general.has_value() == q.has_value(), "the shortcut and the general parse disagree",
+             text);
+  FUZZ_CHECK(!q || *general == *q, "the shortcut's value differs: " + q->to_string(), text);
 
   // "x" and "  x  " (and tabs, newlines) agree: Kubernetes trims before parsing.
   const std::string padded = " \t" + std::string(text) + "\n  ";
