@@ -399,3 +399,16 @@ TEST_CASE("json::drop_shadowed_members keeps the last of duplicate keys, in orde
   nodealloc::json::drop_shadowed_members(arr.value(), arr->GetAllocator());
   CHECK(nodealloc::json::write(arr.value()) == R"([{"k":2},{"k":3}])");
 }
+
+TEST_CASE("§6 JSON: write handles values nested to the depth limit (no recursion)") {
+  const std::size_t depth = nodealloc::json::kMaxDepth - 1;
+  for (const auto& [open, close] : {std::pair{"[", "]"}, std::pair{"{\"a\":", "}"}}) {
+    std::string text;
+    for (std::size_t i = 0; i < depth; ++i) text += open;
+    text += "1";
+    for (std::size_t i = 0; i < depth; ++i) text += close;
+    const auto doc = nodealloc::json::parse(text);
+    REQUIRE(doc.ok());
+    CHECK(nodealloc::json::write(doc.value()) == text);
+  }
+}

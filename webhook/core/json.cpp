@@ -11,6 +11,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/small_vector.hpp"
+
 namespace nodealloc::json {
 namespace {
 
@@ -303,7 +305,7 @@ constexpr std::array<char, 256> kEscapes = [] {
   return e;
 }();
 
-void append_value(std::string& out, const Value& v) {
+void append_scalar(std::string& out, const Value& v) {
   switch (v.GetType()) {
     case rapidjson::kNullType:
       out += "null";
@@ -321,30 +323,6 @@ void append_value(std::string& out, const Value& v) {
         append_string(out, str(v));
       }
       return;
-    case rapidjson::kObjectType: {
-      out += '{';
-      bool first = true;
-      for (const auto& m : v.GetObject()) {
-        if (!first) out += ',';
-        first = false;
-        append_string(out, str(m.name));
-        out += ':';
-        append_value(out, m.value);
-      }
-      out += '}';
-      return;
-    }
-    case rapidjson::kArrayType: {
-      out += '[';
-      bool first = true;
-      for (const auto& e : v.GetArray()) {
-        if (!first) out += ',';
-        first = false;
-        append_value(out, e);
-      }
-      out += ']';
-      return;
-    }
     case rapidjson::kNumberType: {  // not made by parse(); as RapidJSON writes it
       rapidjson::StringBuffer buffer;
       rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
@@ -352,6 +330,48 @@ void append_value(std::string& out, const Value& v) {
       out.append(buffer.GetString(), buffer.GetSize());
       return;
     }
+    default:
+      return;  // containers: append_value
+  }
+}
+
+// Iterative, with a stack of open containers: values nest up to kMaxDepth, deeper than a
+// thread's stack allows recursion for in a sanitizer build.
+void append_value(std::string& out, const Value& root) {
+  struct Open {
+    const Value* container;
+    rapidjson::SizeType next;  // the member or element to write next
+  };
+  boost::container::small_vector<Open, 16> open;
+  const Value* value = &root;
+  for (;;) {
+    if (value != nullptr) {  // a scalar whole, or a container's opening
+      if (value->IsObject() || value->IsArray()) {
+        out += value->IsObject() ? '{' : '[';
+        open.push_back({value, 0});
+      } else {
+        append_scalar(out, *value);
+      }
+      value = nullptr;
+    }
+    if (open.empty()) return;
+    Open& top = open.back();
+    const bool object = top.container->IsObject();
+    if (top.next == (object ? top.container->MemberCount() : top.container->Size())) {
+      out += object ? '}' : ']';
+      open.pop_back();
+      continue;
+    }
+    if (top.next > 0) out += ',';
+    if (object) {
+      const auto& member = top.container->MemberBegin()[top.next];
+      append_string(out, str(member.name));
+      out += ':';
+      value = &member.value;
+    } else {
+      value = &(*top.container)[top.next];
+    }
+    ++top.next;
   }
 }
 
