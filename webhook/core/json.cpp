@@ -255,9 +255,12 @@ Value* member(Value& v, std::string_view name) {
   return const_cast<Value*>(member(static_cast<const Value&>(v), name));
 }
 
+const Value* non_empty_object(const Value* v) {
+  return v != nullptr && v->IsObject() && v->MemberCount() > 0 ? v : nullptr;
+}
+
 const Value* object_member(const Value& v, std::string_view name) {
-  const Value* m = member(v, name);
-  return m != nullptr && m->IsObject() && m->MemberCount() > 0 ? m : nullptr;
+  return non_empty_object(member(v, name));
 }
 
 void drop_shadowed_members(Value& v, Allocator& alloc) {

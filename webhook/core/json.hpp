@@ -71,6 +71,8 @@ inline Value::StringRefType ref(std::string_view s) {
 // The member of an object by name; nullptr when v is no object or has no such member.
 const Value* member(const Value& v, std::string_view name);
 Value* member(Value& v, std::string_view name);
+// v when it is a non-empty object, else nullptr (also for nullptr).
+const Value* non_empty_object(const Value* v);
 // A member that is a non-empty object, else nullptr.
 const Value* object_member(const Value& v, std::string_view name);
 

@@ -104,9 +104,6 @@ class Warnings {
 const Value* non_empty_array(const Value* v) {
   return v != nullptr && v->IsArray() && !v->Empty() ? v : nullptr;
 }
-const Value* non_empty_object(const Value* v) {
-  return v != nullptr && v->IsObject() && v->MemberCount() > 0 ? v : nullptr;
-}
 
 struct Inherited {
   const Value* value = nullptr;  // nullptr: nothing to inherit
@@ -188,17 +185,16 @@ class Planner {
 
  private:
   Reason decide(const TemplateNode& node, JsonPatch& patch) {
-    const Value& t = *node.value;
     const TemplateFields& fields = node.fields;
-    if (is_opted_out(t)) return Reason::OptedOut;
+    if (is_opted_out(fields)) return Reason::OptedOut;
     if (!is_placeable(fields)) return Reason::NotPlaceable;
 
-    const Value* own_selector = non_empty_object(fields.node_selector);
+    const Value* own_selector = json::non_empty_object(fields.node_selector);
     const Value* affinity = fields.affinity;
     bool existing = own_selector != nullptr ||
                     (affinity != nullptr && json::object_member(*affinity, "nodeAffinity"));
     for (std::size_t caller : node.callers) {
-      existing = existing || non_empty_object(view_.templates[caller].fields.node_selector);
+      existing = existing || json::non_empty_object(view_.templates[caller].fields.node_selector);
     }
     if (existing && policy_.existing_placement == ExistingPlacement::Keep) {
       return Reason::Existing;

@@ -310,21 +310,12 @@ void max_into(ResourceList& max, const List& more) {
 
 }  // namespace
 
-bool is_placeable(const json::Value& tmpl) {
-  return is_placeable(TemplateFields::of(tmpl));
-}
-
 bool is_placeable(const TemplateFields& tmpl) {
   for (const Value* v :
        {tmpl.container, tmpl.script, tmpl.container_set, tmpl.resource, tmpl.data}) {
     if (v != nullptr && !v->IsNull()) return true;
   }
   return false;
-}
-
-TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
-                                 const ResourceList& executor_overhead) {
-  return template_request(TemplateFields::of(tmpl), spec, executor_overhead);
 }
 
 TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,

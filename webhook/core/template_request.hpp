@@ -10,7 +10,6 @@
 namespace nodealloc {
 
 // Has container, script, containerSet, resource or data: its pod honours its nodeSelector.
-bool is_placeable(const json::Value& tmpl);
 bool is_placeable(const TemplateFields& tmpl);
 
 struct TemplateRequest {
@@ -21,9 +20,7 @@ struct TemplateRequest {
 };
 
 // `spec` is the workflow spec (may be null): its podSpecPatch and podResources apply too.
-TemplateRequest template_request(const json::Value& tmpl, const json::Value* spec,
-                                 const ResourceList& executor_overhead);
-// The same, for a template whose fields are known (TemplateFields::of).
+// `tmpl`: the template's fields (TemplateFields::of).
 TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
                                  const ResourceList& executor_overhead);
 

@@ -172,16 +172,31 @@ WorkflowView walk(const json::Value& object, ArgoKind kind) {
   return view;
 }
 
-const json::Value* annotation(const json::Value& object, std::string_view key) {
-  const Value* metadata = json::member(object, "metadata");
+namespace {
+
+const Value* annotation_in(const Value* metadata, std::string_view key) {
   if (metadata == nullptr) return nullptr;
   const Value* annotations = json::member(*metadata, "annotations");
   return annotations == nullptr ? nullptr : json::member(*annotations, key);
 }
 
-bool is_opted_out(const json::Value& object) {
-  const Value* v = annotation(object, kSkipAnnotation);
+bool opts_out(const Value* metadata) {
+  const Value* v = annotation_in(metadata, kSkipAnnotation);
   return v != nullptr && json::is_string(*v) && json::str(*v) == "true";
+}
+
+}  // namespace
+
+const json::Value* annotation(const json::Value& object, std::string_view key) {
+  return annotation_in(json::member(object, "metadata"), key);
+}
+
+bool is_opted_out(const json::Value& object) {
+  return opts_out(json::member(object, "metadata"));
+}
+
+bool is_opted_out(const TemplateFields& tmpl) {
+  return opts_out(tmpl.metadata);
 }
 
 }  // namespace nodealloc

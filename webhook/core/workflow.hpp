@@ -58,7 +58,8 @@ WorkflowView walk(const json::Value& object, ArgoKind kind);
 
 // The annotation value on metadata (or on a template's metadata), or nullptr.
 const json::Value* annotation(const json::Value& object, std::string_view key);
-bool is_opted_out(const json::Value& object);  // node-allocator.io/skip: "true"
+bool is_opted_out(const json::Value& object);   // node-allocator.io/skip: "true"
+bool is_opted_out(const TemplateFields& tmpl);  // the same, from its known metadata
 
 inline constexpr std::string_view kSkipAnnotation = "node-allocator.io/skip";
 inline constexpr std::string_view kPlacementAnnotation = "node-allocator.io/placement";
