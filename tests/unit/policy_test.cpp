@@ -226,6 +226,14 @@ TEST_CASE("§4 policy errors: a repeated resource in capacity") {
 )")) == "line 10: spec.pools[0].capacity.cpu: repeated resource");
 }
 
+TEST_CASE("§4 policy errors: a repeated label key in nodeSelector") {
+  CHECK(error_of(one_pool(R"(      nodeSelector:
+        pool: a
+        pool: b
+      capacity: {cpu: "4"}
+)")) == "line 9: spec.pools[0].nodeSelector.pool: repeated label key");
+}
+
 TEST_CASE("§4 policy errors: bad enum values list the allowed ones") {
   auto errors = errors_of(R"(apiVersion: node-allocator.io/v1
 kind: PlacementPolicy

@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 
 #include "core/labels.hpp"
@@ -122,6 +123,13 @@ class Loader {
       if (!value) continue;
       if (!is_label_value(*value)) {
         fail(kv.second, sub, "\"" + *value + "\" is not a valid label value");
+        continue;
+      }
+      // A node has one value per label: a repeated key is a mistake, not an override.
+      const bool repeated = std::any_of(labels.begin(), labels.end(),
+                                        [&](const auto& label) { return label.first == key; });
+      if (repeated) {
+        fail(kv.first, sub, "repeated label key");
         continue;
       }
       labels.emplace_back(key, *value);
