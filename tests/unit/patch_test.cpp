@@ -16,10 +16,10 @@ json::Document parsed(std::string_view text) {
   return std::move(doc.value());
 }
 
-// A value for `patch` from JSON text (numbers stay raw).
-json::Value value_of(JsonPatch& patch, std::string_view text) {
-  const json::Document d = parsed(text);
-  return json::Value(d, patch.allocator());
+// Memory for the values the tests build: a patch copies what it is given when it is set.
+json::Allocator& scratch() {
+  static json::Allocator allocator;
+  return allocator;
 }
 
 }  // namespace
@@ -63,9 +63,9 @@ TEST_CASE("§6 JSON Patch: an empty patch is an empty array") {
 
 TEST_CASE("§6 JSON Patch: to_json gives op add/replace, path and value, in order") {
   JsonPatch patch;
-  patch.set("/spec/templates/0/nodeSelector", value_of(patch, R"({"pool":"gpu"})"), false);
+  patch.set("/spec/templates/0/nodeSelector", parsed(R"({"pool":"gpu"})"), false);
   patch.set("/metadata/annotations/node-allocator.io~1placement",
-            json::make_string(R"({"a":"gpu"})", patch.allocator()), true);
+            json::make_string(R"({"a":"gpu"})", scratch()), true);
   CHECK_FALSE(patch.empty());
   CHECK(patch.size() == 2);
   CHECK(patch.to_json() ==
@@ -76,8 +76,8 @@ TEST_CASE("§6 JSON Patch: to_json gives op add/replace, path and value, in orde
 
 TEST_CASE("§6 JSON Patch: numbers in values are written raw") {
   JsonPatch patch;
-  patch.set("/a", value_of(patch, R"({"n":1e100,"f":0.10,"z":-0,"s":"5"})"), false);
-  patch.set("/b", json::make_number("300", patch.allocator()), false);
+  patch.set("/a", parsed(R"({"n":1e100,"f":0.10,"z":-0,"s":"5"})"), false);
+  patch.set("/b", json::make_number("300", scratch()), false);
   CHECK(patch.to_json() ==
         R"([{"op":"add","path":"/a","value":{"n":1e100,"f":0.10,"z":-0,"s":"5"}},)"
         R"({"op":"add","path":"/b","value":300}])");
@@ -85,8 +85,7 @@ TEST_CASE("§6 JSON Patch: numbers in values are written raw") {
 
 TEST_CASE("§6 JSON Patch: paths and values are escaped as JSON strings") {
   JsonPatch patch;
-  patch.set("/metadata/annotations/a~1b\"c", json::make_string("tab\there\x01", patch.allocator()),
-            false);
+  patch.set("/metadata/annotations/a~1b\"c", json::make_string("tab\there\x01", scratch()), false);
   CHECK(patch.to_json() ==
         R"([{"op":"add","path":"/metadata/annotations/a~1b\"c","value":"tab\there\u0001"}])");
 }
@@ -95,10 +94,10 @@ TEST_CASE("§6 JSON Patch: apply_to adds a missing map and replaces an existing 
   json::Document target = parsed(R"({"metadata":{"name":"w"},"spec":{"templates":[{"name":"a"},)"
                                  R"({"name":"b","nodeSelector":{"old":"x"}}]}})");
   JsonPatch patch;
-  patch.set("/spec/templates/0/nodeSelector", value_of(patch, R"({"pool":"small"})"), false);
-  patch.set("/spec/templates/1/nodeSelector", value_of(patch, R"({"pool":"gpu"})"), true);
-  patch.set("/metadata/annotations", value_of(patch, R"({"k":"v"})"), false);
-  patch.apply_to(target);
+  patch.set("/spec/templates/0/nodeSelector", parsed(R"({"pool":"small"})"), false);
+  patch.set("/spec/templates/1/nodeSelector", parsed(R"({"pool":"gpu"})"), true);
+  patch.set("/metadata/annotations", parsed(R"({"k":"v"})"), false);
+  CHECK_FALSE(patch.apply_to(target).has_value());
   CHECK(
       json::write(target) ==
       R"({"metadata":{"name":"w","annotations":{"k":"v"}},"spec":{"templates":[)"
@@ -110,17 +109,17 @@ TEST_CASE("§6 JSON Patch: apply_to unescapes keys with '/' and '~'") {
       parsed(R"({"metadata":{"annotations":{"a/b":"1","m~n":"2","~1":"3"}},"x":{}})");
   JsonPatch patch;
   patch.set("/metadata/annotations/" + escape_pointer_token("a/b"),
-            json::make_string("one", patch.allocator()), true);
+            json::make_string("one", scratch()), true);
   patch.set("/metadata/annotations/" + escape_pointer_token("m~n"),
-            json::make_string("two", patch.allocator()), true);
+            json::make_string("two", scratch()), true);
   patch.set("/metadata/annotations/" + escape_pointer_token("~1"),
-            json::make_string("three", patch.allocator()), true);
+            json::make_string("three", scratch()), true);
   patch.set("/x/" + escape_pointer_token("node-allocator.io/placement"),
-            json::make_string("{}", patch.allocator()), false);
-  patch.set("/x/" + escape_pointer_token("~/"), json::make_number("7", patch.allocator()), false);
+            json::make_string("{}", scratch()), false);
+  patch.set("/x/" + escape_pointer_token("~/"), json::make_number("7", scratch()), false);
   CHECK(patch.to_json().find(R"("path":"/metadata/annotations/a~1b")") != std::string::npos);
   CHECK(patch.to_json().find(R"("path":"/metadata/annotations/~01")") != std::string::npos);
-  patch.apply_to(target);
+  CHECK_FALSE(patch.apply_to(target).has_value());
   CHECK(json::write(target) ==
         R"({"metadata":{"annotations":{"a/b":"one","m~n":"two","~1":"three"}},)"
         R"("x":{"node-allocator.io/placement":"{}","~/":7}})");
@@ -129,8 +128,8 @@ TEST_CASE("§6 JSON Patch: apply_to unescapes keys with '/' and '~'") {
 TEST_CASE("§6 JSON Patch: apply_to keeps number text raw in the target") {
   json::Document target = parsed(R"({"spec":{"cpu":0.10}})");
   JsonPatch patch;
-  patch.set("/spec/mem", value_of(patch, "1e100"), false);
-  patch.apply_to(target);
+  patch.set("/spec/mem", parsed("1e100"), false);
+  CHECK_FALSE(patch.apply_to(target).has_value());
   CHECK(json::write(target) == R"({"spec":{"cpu":0.10,"mem":1e100}})");
   // The patch still holds its own copy.
   CHECK(patch.to_json() == R"([{"op":"add","path":"/spec/mem","value":1e100}])");
@@ -140,14 +139,41 @@ TEST_CASE("§6 JSON Patch: applying a patch twice gives the same document") {
   json::Document target = parsed(R"({"spec":{"templates":[{"name":"a"}]}})");
   JsonPatch patch;
   patch.set("/spec/templates/0/tolerations",
-            value_of(patch, R"([{"key":"nvidia.com/gpu","operator":"Exists"}])"), false);
-  patch.apply_to(target);
+            parsed(R"([{"key":"nvidia.com/gpu","operator":"Exists"}])"), false);
+  CHECK_FALSE(patch.apply_to(target).has_value());
   const std::string once = json::write(target);
-  patch.apply_to(target);
+  CHECK_FALSE(patch.apply_to(target).has_value());
   CHECK(json::write(target) == once);
   CHECK(
       once ==
       R"({"spec":{"templates":[{"name":"a","tolerations":[{"key":"nvidia.com/gpu","operator":"Exists"}]}]}})");
+}
+
+TEST_CASE("§6 JSON Patch: set copies the value when it is set; set_json writes the text given") {
+  json::Document value = parsed(R"({"pool":"gpu"})");
+  JsonPatch patch;
+  patch.set("/a", value, false);
+  value["pool"].SetString("changed");
+  patch.set_json("/b", R"({"pool":"small"})", true);
+  CHECK(patch.size() == 2);
+  CHECK(patch.to_json() == R"([{"op":"add","path":"/a","value":{"pool":"gpu"}},)"
+                           R"({"op":"replace","path":"/b","value":{"pool":"small"}}])");
+  json::Document target = parsed(R"({"b":1})");
+  CHECK_FALSE(patch.apply_to(target).has_value());
+  CHECK(json::write(target) == R"({"b":{"pool":"small"},"a":{"pool":"gpu"}})");
+}
+
+TEST_CASE("§6 JSON Patch: apply_to reports, not crashes, a value too deep to read back") {
+  // The operation adds two levels (the array and the op object) above its value.
+  const std::string deep =
+      std::string(json::kMaxDepth - 1, '[') + std::string(json::kMaxDepth - 1, ']');
+  JsonPatch patch;
+  patch.set_json("/x", deep, false);
+  json::Document target = parsed("{}");
+  const auto error = patch.apply_to(target);
+  REQUIRE(error.has_value());
+  CHECK(error->message.find("the patch cannot be applied") == 0);
+  CHECK(json::write(target) == "{}");
 }
 
 }  // namespace nodealloc

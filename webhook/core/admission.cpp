@@ -163,7 +163,9 @@ Result<PlacementPlan> place_object(json::Document& object, const Policy& policy)
   // The patch is applied here, to what kube-apiserver would have decoded.
   json::drop_shadowed_members(object, object.GetAllocator());
   PlacementPlan plan = plan_placement(object, *kind, policy);
-  if (!plan.denied) plan.patch.apply_to(object);
+  if (!plan.denied) {
+    if (auto error = plan.patch.apply_to(object)) return *error;
+  }
   return plan;
 }
 

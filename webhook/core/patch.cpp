@@ -19,31 +19,44 @@ std::string escape_pointer_token(std::string_view token) {
   return out;
 }
 
-void JsonPatch::set(std::string path, json::Value value, bool exists) {
-  ops_.push_back({exists, std::move(path), std::move(value)});
+void JsonPatch::begin(std::string_view path, bool exists) {
+  if (count_ == 0) ops_.reserve(4096);  // an operation is about 100 bytes: few regrowths
+  if (count_++ > 0) ops_ += ',';
+  ops_ += exists ? R"({"op":"replace","path":)" : R"({"op":"add","path":)";
+  json::append_string(ops_, path);
+  ops_ += R"(,"value":)";
+}
+
+void JsonPatch::set(std::string_view path, const json::Value& value, bool exists) {
+  begin(path, exists);
+  json::write_to(ops_, value);
+  ops_ += '}';
+}
+
+void JsonPatch::set_json(std::string_view path, std::string_view value_json, bool exists) {
+  begin(path, exists);
+  ops_ += value_json;
+  ops_ += '}';
 }
 
 std::string JsonPatch::to_json() const {
   std::string out;
-  out.reserve(128 * ops_.size() + 2);  // an op is about 100 bytes: few or no regrowths
+  out.reserve(ops_.size() + 2);
   out += '[';
-  for (const auto& op : ops_) {
-    if (out.size() > 1) out += ',';
-    out += op.replace ? R"({"op":"replace","path":)" : R"({"op":"add","path":)";
-    json::append_string(out, op.path);
-    out += R"(,"value":)";
-    json::write_to(out, op.value);
-    out += '}';
-  }
+  out += ops_;
   out += ']';
   return out;
 }
 
-void JsonPatch::apply_to(json::Document& target) const {
-  for (const auto& op : ops_) {
-    rapidjson::Pointer pointer(op.path.data(), op.path.size());
-    pointer.Set(target, json::Value(op.value, target.GetAllocator()), target.GetAllocator());
+std::optional<Error> JsonPatch::apply_to(json::Document& target) const {
+  auto ops = json::parse(to_json());
+  if (!ops) return Error{"the patch cannot be applied: " + ops.error().message};
+  for (const auto& op : ops.value().GetArray()) {
+    const std::string_view path = json::str(op["path"]);
+    rapidjson::Pointer pointer(path.data(), path.size());
+    pointer.Set(target, json::Value(op["value"], target.GetAllocator()), target.GetAllocator());
   }
+  return std::nullopt;
 }
 
 }  // namespace nodealloc

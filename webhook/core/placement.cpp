@@ -147,7 +147,7 @@ class Planner {
   PlacementPlan run() {
     PlacementPlan plan;
     if (is_opted_out(object_)) return plan;
-    auto& alloc = plan.patch.allocator();
+    auto& alloc = scratch_;
     Value placements(rapidjson::kObjectType);
     // The annotation names each template once. Open addressing: no allocation per name.
     boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> placed_names;
@@ -248,53 +248,99 @@ class Planner {
       }
     }
 
-    auto& alloc = patch.allocator();
-    Value new_selector(rapidjson::kObjectType);
-    if (selector.value != nullptr) new_selector.CopyFrom(*selector.value, alloc);
-    for (const auto& [key, value] : chosen_->node_selector) {
-      Value* current = json::member(new_selector, key);
-      if (current == nullptr) {
-        new_selector.AddMember(json::make_string(key, alloc), json::make_string(value, alloc),
-                               alloc);
-        continue;
-      }
-      if (!json::is_string(*current) || json::str(*current) != value) {
-        warnings_.add(node.name, "override",
-                      "nodeSelector \"" + key + "\": " + json_text(*current) + " replaced by \"" +
-                          value + "\" of pool " + chosen_->name);
-        *current = json::make_string(value, alloc);
-      }
+    const bool enforce = policy_.mode == Mode::Enforce;
+    if (selector.value == nullptr && fields.node_selector == nullptr) {
+      // The common case: the pool's own nodeSelector, added where there was none.
+      if (enforce) set_json(patch, node.path, "nodeSelector", rendered(*chosen_).node_selector);
+    } else {
+      Value new_selector = laid_selector(selector.value, *chosen_, node.name);
+      if (enforce)
+        set_if_changed(patch, node.path, fields.node_selector, "nodeSelector", new_selector);
     }
-    if (policy_.mode == Mode::Enforce) {
-      set_if_changed(patch, node.path, fields.node_selector, "nodeSelector",
-                     std::move(new_selector));
-      if (pool_tolerates) {
-        Value list(rapidjson::kArrayType);
-        if (tolerations.value != nullptr) list.CopyFrom(*tolerations.value, alloc);
-        for (const auto& toleration : chosen_->tolerations.GetArray()) {
-          bool present = false;
-          for (const auto& have : list.GetArray()) present = present || have == toleration;
-          if (!present) list.PushBack(Value(toleration, alloc), alloc);
-        }
-        set_if_changed(patch, node.path, fields.tolerations, "tolerations", std::move(list));
+    if (enforce && pool_tolerates) {
+      if (tolerations.value == nullptr && fields.tolerations == nullptr) {
+        set_json(patch, node.path, "tolerations", rendered(*chosen_).tolerations);
+      } else {
+        set_if_changed(patch, node.path, fields.tolerations, "tolerations",
+                       merged_tolerations(tolerations.value, *chosen_));
       }
     }
     return Reason::Placed;
   }
 
+  // `base` (may be null) with the pool's keys laid over it; a key it sets differently is
+  // replaced, with a warning for `tmpl`.
+  Value laid_selector(const Value* base, const Pool& pool, std::string_view tmpl) {
+    Value selector(rapidjson::kObjectType);
+    if (base != nullptr) selector.CopyFrom(*base, scratch_);
+    for (const auto& [key, value] : pool.node_selector) {
+      Value* current = json::member(selector, key);
+      if (current == nullptr) {
+        selector.AddMember(json::make_string(key, scratch_), json::make_string(value, scratch_),
+                           scratch_);
+        continue;
+      }
+      if (!json::is_string(*current) || json::str(*current) != value) {
+        warnings_.add(tmpl, "override",
+                      "nodeSelector \"" + key + "\": " + json_text(*current) + " replaced by \"" +
+                          value + "\" of pool " + pool.name);
+        *current = json::make_string(value, scratch_);
+      }
+    }
+    return selector;
+  }
+
+  // `base` (may be null) and then each of the pool's tolerations it does not hold yet.
+  Value merged_tolerations(const Value* base, const Pool& pool) {
+    Value list(rapidjson::kArrayType);
+    if (base != nullptr) list.CopyFrom(*base, scratch_);
+    for (const auto& toleration : pool.tolerations.GetArray()) {
+      bool present = false;
+      for (const auto& have : list.GetArray()) present = present || have == toleration;
+      if (!present) list.PushBack(Value(toleration, scratch_), scratch_);
+    }
+    return list;
+  }
+
+  // A pool's values for a template that has and inherits none, written once per review: the
+  // same functions as above, from nothing.
+  struct PoolJson {
+    std::string node_selector;
+    std::string tolerations;
+  };
+  const PoolJson& rendered(const Pool& pool) {
+    const auto index = static_cast<std::size_t>(&pool - policy_.pools.data());
+    if (rendered_.size() <= index) rendered_.resize(policy_.pools.size());
+    auto& slot = rendered_[index];
+    if (!slot) {
+      slot.emplace();
+      slot->node_selector = json::write(laid_selector(nullptr, pool, {}));
+      slot->tolerations = json::write(merged_tolerations(nullptr, pool));
+    }
+    return *slot;
+  }
+
+  // <path>/<field>, in a buffer kept from one operation to the next.
+  const std::string& pointer(const std::string& path, std::string_view field) {
+    pointer_.assign(path).append("/").append(field);
+    return pointer_;
+  }
+
+  void set_json(JsonPatch& patch, const std::string& path, std::string_view field,
+                std::string_view value_json) {
+    patch.set_json(pointer(path, field), value_json, false);
+  }
+
   // `current`: the template's `field`, or nullptr.
-  static void set_if_changed(JsonPatch& patch, const std::string& path, const Value* current,
-                             std::string_view field, Value value) {
+  void set_if_changed(JsonPatch& patch, const std::string& path, const Value* current,
+                      std::string_view field, const Value& value) {
     if (current != nullptr && *current == value) return;
-    std::string pointer;
-    pointer.reserve(path.size() + 1 + field.size());
-    pointer.append(path).append("/").append(field);
-    patch.set(std::move(pointer), std::move(value), current != nullptr);
+    patch.set(pointer(path, field), value, current != nullptr);
   }
 
   // The placement annotation; an existing one equal as JSON is left alone.
   void annotate(JsonPatch& patch, const Value& placements) {
-    auto& alloc = patch.allocator();
+    auto& alloc = scratch_;
     const std::string text = json::write(placements);
     if (const Value* existing = annotation(object_, kPlacementAnnotation);
         existing != nullptr && json::is_string(*existing)) {
@@ -312,12 +358,12 @@ class Planner {
     Value map(rapidjson::kObjectType);
     map.AddMember(json::make_string(key, alloc), json::make_string(text, alloc), alloc);
     if (metadata != nullptr && metadata->IsObject()) {
-      patch.set("/metadata/annotations", std::move(map), annotations != nullptr);
+      patch.set("/metadata/annotations", map, annotations != nullptr);
       return;
     }
     Value meta(rapidjson::kObjectType);
     meta.AddMember("annotations", map, alloc);
-    patch.set("/metadata", std::move(meta), metadata != nullptr);
+    patch.set("/metadata", meta, metadata != nullptr);
   }
 
   std::string pools_text() const {
@@ -328,9 +374,15 @@ class Planner {
     return out;
   }
 
+  // Chunks under the 64 KiB whose free makes glibc consolidate its heap, once per review.
+  static constexpr std::size_t kScratchChunk = std::size_t{16} * 1024;
+
   const json::Value& object_;
   const Policy& policy_;
   WorkflowView view_;
+  json::Allocator scratch_{kScratchChunk};         // values built for the patch
+  std::vector<std::optional<PoolJson>> rendered_;  // by pool index, when first chosen
+  std::string pointer_;
   Warnings warnings_;
   ResourceList request_;          // of the template being decided
   const Pool* chosen_ = nullptr;  // for it
