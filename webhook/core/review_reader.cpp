@@ -251,8 +251,10 @@ bool has_zero_double(const dom::document& doc) {
   // First, branch-free (vectorized): is any word marked 'd' at all? A number's value word may
   // look so too, which only sends the review to the exact walk below. Most reviews hold no
   // double and stop here.
+  // ((type ^ 'd') - 1) has its top bit set only for type 'd': shifts, xor, subtract and or on
+  // 64-bit lanes, which baseline x86-64 (SSE2) vectorizes; a 64-bit == does not.
   uint64_t marked = 0;
-  for (uint64_t i = 1; i < end; ++i) marked |= static_cast<uint64_t>((tape[i] >> 56) == 'd');
+  for (uint64_t i = 1; i < end; ++i) marked |= (((tape[i] >> 56) ^ uint64_t{'d'}) - 1) >> 63;
   if (marked == 0) return false;
   for (uint64_t i = 1; i < end; ++i) {
     const auto type = static_cast<char>(tape[i] >> 56);
