@@ -347,17 +347,19 @@ TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* 
     apply_patch(patches.back(), containers, problems);
   }
 
-  ResourceList regular = executor_overhead;  // Argo's wait container
-  ResourceList init = executor_overhead;     // Argo's init container
+  // The regular containers' sum with Argo's wait container, and the maximum of the init
+  // containers. Argo's init container (executor_overhead too) is left out of that maximum: the
+  // sum already holds as much of every resource, quantities being non-negative.
+  ResourceList request = executor_overhead;
+  ResourceList init;
   for (const auto& c : containers) {
     const Amounts r = effective(c.requests, c.limits, problems, container_where(c));
     if (c.init) {
       max_into(init, r);
     } else {
-      add_into(regular, r);
+      add_into(request, r);
     }
   }
-  ResourceList request = std::move(regular);
   max_into(request, init);
 
   // Pod-level resources replace the container-derived value for what they name.
