@@ -279,6 +279,39 @@ TEST_CASE("§3 quantities: arithmetic with += is exact") {
   CHECK(Quantity::from_nanos(Quantity::Int(1500)) == q("1.5u"));
 }
 
+TEST_CASE("§3 quantities: values past 128 bits stay exact, in comparisons and sums") {
+  // 2^127 - 1 nano-units is the largest value held in 128 bits; 2e29 units (2e38 n) is beyond.
+  const std::string max128 = "170141183460469231731687303715884105727";
+  CHECK(nanos(max128 + "n") == max128);
+  CHECK(nanos("2e29") == "2" + std::string(38, '0'));
+  CHECK(nanos("-2e29") == "-2" + std::string(38, '0'));
+  CHECK(nanos("1e29") == one_then_zeros(38));
+  CHECK(nanos("200000000000000000000000000000") == "2" + std::string(38, '0'));  // slow path
+
+  Quantity sum = q(max128 + "n");
+  sum += q("1n");  // overflows 128 bits: carried on exactly
+  CHECK(sum.nanos().str() == "170141183460469231731687303715884105728");
+  CHECK(sum > q(max128 + "n"));
+  CHECK(q(max128 + "n") < sum);
+  CHECK_FALSE(sum.is_zero());
+  CHECK_FALSE(sum.is_negative());
+  CHECK_FALSE(sum.saturated());
+
+  // The same value reached by parsing and by adding is equal, whatever form it was made in.
+  CHECK(q("1e29") + q("1e29") == q("2e29"));
+  CHECK(q("2e29") == q("1e29") + q("1e29"));
+  CHECK(q("2e29") > q("1e29"));
+  CHECK(q("-2e29") < q("-1e29"));
+  CHECK(q("-2e29").is_negative());
+  CHECK(q("2e29") + q("-2e29") == Quantity());
+  CHECK((q("2e29") + q("-2e29")).is_zero());
+  CHECK(q("2e29") + q("-1e29") == q("1e29"));
+  CHECK(q("2e29").to_string() == "200000000000E");
+  CHECK(q(q("3e29").to_string()) == q("3e29"));
+  CHECK(q("-2e29") < q("0"));
+  CHECK(q("2e29") > q("1Ei"));
+}
+
 TEST_CASE("§3 quantities: += saturates at the bound") {
   Quantity a = q("1e990");
   for (int i = 0; i < 9; ++i) a += q("1e990");

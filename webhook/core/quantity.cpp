@@ -220,6 +220,17 @@ Int scale_up(Int value, std::int64_t exp10) {
   return value >= saturation_bound() ? saturation_bound() : value;
 }
 
+// A value of `magnitude` nano-units, negated unless `positive`.
+Quantity from_magnitude(unsigned __int128 magnitude, bool positive) {
+  constexpr auto kMax = static_cast<unsigned __int128>(std::numeric_limits<__int128>::max());
+  if (magnitude > kMax) {
+    const Int big(magnitude);
+    return Quantity::from_nanos(positive ? big : Int(-big));
+  }
+  const auto value = static_cast<__int128>(magnitude);
+  return Quantity::from_nanos(positive ? value : -value);
+}
+
 // The common form, "<digits><suffix>" with a non-zero first digit ("100m", "2Gi", "1"), the way
 // parse_general() computes it on its int64 fast path, without splitting the text into parts.
 // nullopt when the text is not of that form or would leave that path: parse_general() decides.
@@ -272,7 +283,7 @@ std::optional<Quantity> parse_simple(std::string_view str) {
   }
   const auto& power = kPowersOfTen[static_cast<std::size_t>(exp10)];
   if (product > power.max_factor) return std::nullopt;
-  return Quantity::from_nanos(Int(product * power.value));
+  return from_magnitude(product * power.value, true);
 }
 
 // resource.ParseQuantity on a trimmed text: every form, exactly.
@@ -319,9 +330,12 @@ std::optional<Quantity> parse_general(std::string_view str) {
       const auto& powers = kPowersOfTen;
       const bool fits = exp10 < static_cast<std::int64_t>(powers.size()) &&
                         product <= powers[static_cast<std::size_t>(exp10)].max_factor;
-      Int nanos = fits ? Int(product * powers[static_cast<std::size_t>(exp10)].value)
-                       : scale_up(Int(product), exp10);
-      return Quantity::from_nanos(parts->positive ? std::move(nanos) : Int(-nanos));
+      if (fits) {
+        return from_magnitude(product * powers[static_cast<std::size_t>(exp10)].value,
+                              parts->positive);
+      }
+      const Int nanos = scale_up(Int(product), exp10);
+      return Quantity::from_nanos(parts->positive ? nanos : Int(-nanos));
     }
   }
 
@@ -370,33 +384,43 @@ std::string with_suffix(const Int& v, std::string_view suffix) {
 
 }  // namespace
 
-Quantity Quantity::from_nanos(Int nanos) {
+Quantity Quantity::from_nanos(const Int& nanos) {
+  static const Int kMin(std::numeric_limits<__int128>::min());
+  static const Int kMax(std::numeric_limits<__int128>::max());
+  if (nanos >= kMin && nanos <= kMax) return from_nanos(nanos.convert_to<__int128>());
   Quantity q;
-  q.nanos_ = std::move(nanos);
+  q.big_ = std::make_shared<const Int>(nanos);
   return q;
 }
 
 bool Quantity::saturated() const {
-  return nanos_ >= saturation_bound();
+  return big_ && *big_ >= saturation_bound();  // the bound is far beyond 128 bits
 }
 
 Quantity& Quantity::operator+=(const Quantity& other) {
-  nanos_ += other.nanos_;
-  if (nanos_ > saturation_bound()) nanos_ = saturation_bound();
+  __int128 sum128 = 0;
+  if (!big_ && !other.big_ && !__builtin_add_overflow(small_, other.small_, &sum128)) {
+    small_ = sum128;
+    return *this;
+  }
+  Int sum = nanos() + other.nanos();
+  if (sum > saturation_bound()) sum = saturation_bound();
+  *this = from_nanos(sum);
   return *this;
 }
 
 std::string Quantity::to_string() const {
   if (saturated()) return "1e" + std::to_string(kSaturationDigits - 9) + " or more";
-  if (nanos_.is_zero()) return "0";
+  const Int nanos = this->nanos();
+  if (nanos.is_zero()) return "0";
   const Int billion = 1'000'000'000;
-  if (nanos_ % billion != 0) {
-    if (nanos_ % 1'000'000 == 0) return with_suffix(nanos_ / 1'000'000, "m");
-    if (nanos_ % 1'000 == 0) return with_suffix(nanos_ / 1'000, "u");
-    return with_suffix(nanos_, "n");
+  if (nanos % billion != 0) {
+    if (nanos % 1'000'000 == 0) return with_suffix(nanos / 1'000'000, "m");
+    if (nanos % 1'000 == 0) return with_suffix(nanos / 1'000, "u");
+    return with_suffix(nanos, "n");
   }
   // Whole units: the shorter of the largest exact decimal and binary forms ("3T", "64Mi").
-  const Int units = nanos_ / billion;
+  const Int units = nanos / billion;
   std::string decimal = units.str();
   static constexpr std::array<std::string_view, 6> kDecimal{"k", "M", "G", "T", "P", "E"};
   for (std::size_t i = kDecimal.size(); i-- > 0;) {

@@ -3,6 +3,7 @@
 
 #include <boost/multiprecision/cpp_int.hpp>
 #include <compare>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,34 +14,54 @@ namespace nodealloc {
 // nano-units (smaller values are rounded up to 1n), so we keep exactly that integer.
 // Values of 10^kSaturationDigits nano-units or more (e.g. "1e2000") are kept as that bound:
 // every capacity a policy may hold is below it, so fit decisions stay exact.
+//
+// Like Kubernetes' own (an int64 with a scale, inf.Dec beyond), the common values take a fast
+// form: a 128-bit integer (up to 1.7e29 units: 1.4e17 Ei), and only larger ones a cpp_int.
 class Quantity {
  public:
   using Int = boost::multiprecision::cpp_int;
   static constexpr int kSaturationDigits = 1000;
 
   Quantity() = default;
-  static Quantity from_nanos(Int nanos);
-  static Quantity from_units(long long units) { return from_nanos(Int(units) * 1'000'000'000); }
+  static Quantity from_nanos(const Int& nanos);
+  static Quantity from_nanos(__int128 nanos) {
+    Quantity q;
+    q.small_ = nanos;
+    return q;
+  }
+  static Quantity from_units(long long units) {
+    return from_nanos(static_cast<__int128>(units) * 1'000'000'000);
+  }
 
-  const Int& nanos() const { return nanos_; }
-  bool is_zero() const { return nanos_.is_zero(); }
-  bool is_negative() const { return nanos_ < 0; }
+  Int nanos() const { return big_ ? *big_ : Int(small_); }
+  bool is_zero() const { return !big_ && small_ == 0; }
+  bool is_negative() const { return big_ ? big_->sign() < 0 : small_ < 0; }
   bool saturated() const;
 
   Quantity& operator+=(const Quantity& other);
   friend Quantity operator+(Quantity a, const Quantity& b) { return a += b; }
-  friend bool operator==(const Quantity& a, const Quantity& b) { return a.nanos_ == b.nanos_; }
+  friend bool operator==(const Quantity& a, const Quantity& b) {
+    if (!a.big_ && !b.big_) return a.small_ == b.small_;
+    return a.nanos() == b.nanos();
+  }
   friend std::strong_ordering operator<=>(const Quantity& a, const Quantity& b) {
-    return a.nanos_ < b.nanos_   ? std::strong_ordering::less
-           : a.nanos_ > b.nanos_ ? std::strong_ordering::greater
-                                 : std::strong_ordering::equal;
+    if (!a.big_ && !b.big_) return a.small_ <=> b.small_;
+    const Int x = a.nanos();
+    const Int y = b.nanos();
+    return x < y   ? std::strong_ordering::less
+           : x > y ? std::strong_ordering::greater
+                   : std::strong_ordering::equal;
   }
 
   // Short exact text for messages: "500m", "64Mi", "2", "1500000001n".
   std::string to_string() const;
 
  private:
-  Int nanos_;
+  // The value: small_, or *big_ when it does not fit 128 bits (then small_ is 0). A value that
+  // fits is always small_, so two small ones compare by small_ alone. big_ is immutable, so
+  // copies share it.
+  __int128 small_ = 0;
+  std::shared_ptr<const Int> big_;
 };
 
 // Parses like resource.ParseQuantity after Quantity.UnmarshalJSON's TrimSpace: signs, leading
