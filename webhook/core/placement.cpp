@@ -253,9 +253,10 @@ class Planner {
       // The common case: the pool's own nodeSelector, added where there was none.
       if (enforce) set_json(patch, node.path, "nodeSelector", rendered(*chosen_).node_selector);
     } else {
-      Value new_selector = laid_selector(selector.value, *chosen_, node.name);
-      if (enforce)
+      const Value new_selector = laid_selector(selector.value, *chosen_, node.name);
+      if (enforce) {
         set_if_changed(patch, node.path, fields.node_selector, "nodeSelector", new_selector);
+      }
     }
     if (enforce && pool_tolerates) {
       if (tolerations.value == nullptr && fields.tolerations == nullptr) {

@@ -16,7 +16,7 @@ namespace nodealloc {
 // every capacity a policy may hold is below it, so fit decisions stay exact.
 //
 // Like Kubernetes' own (an int64 with a scale, inf.Dec beyond), the common values take a fast
-// form: a 128-bit integer (up to 1.7e29 units: 1.4e17 Ei), and only larger ones a cpp_int.
+// form: a 128-bit integer (up to 1.7e29 units, 1.5e11 Ei), and only larger ones a cpp_int.
 class Quantity {
  public:
   using Int = boost::multiprecision::cpp_int;
