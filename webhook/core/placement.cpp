@@ -147,7 +147,6 @@ class Planner {
   PlacementPlan run() {
     PlacementPlan plan;
     if (is_opted_out(object_)) return plan;
-    auto& alloc = scratch_;
     Value placements(rapidjson::kObjectType);
     // The annotation names each template once. Open addressing: no allocation per name.
     boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> placed_names;
@@ -160,8 +159,9 @@ class Planner {
       if (outcome.reason == Reason::Placed) {
         outcome.pool = chosen_->name;
         if (placed_names.insert(node.name).second) {
-          placements.AddMember(json::make_string(node.name, alloc),
-                               json::make_string(chosen_->name, alloc), alloc);
+          // Names live in view_ and the policy, both longer than placements.
+          placements.AddMember(Value(json::ref(node.name)), Value(json::ref(chosen_->name)),
+                               scratch_);
         }
       } else if (outcome.reason == Reason::NoFit) {
         ++no_fit_count;
@@ -341,29 +341,29 @@ class Planner {
 
   // The placement annotation; an existing one equal as JSON is left alone.
   void annotate(JsonPatch& patch, const Value& placements) {
-    auto& alloc = scratch_;
-    const std::string text = json::write(placements);
     if (const Value* existing = annotation(object_, kPlacementAnnotation);
         existing != nullptr && json::is_string(*existing)) {
       auto parsed = json::parse(json::str(*existing));
       if (parsed && static_cast<const Value&>(parsed.value()) == placements) return;
     }
+    // The patch writes values when they are set: references to these locals are enough.
+    const std::string text = json::write(placements);
     const Value* metadata = json::member(object_, "metadata");
     const Value* annotations = metadata ? json::member(*metadata, "annotations") : nullptr;
-    const std::string key(kPlacementAnnotation);
     if (annotations != nullptr && annotations->IsObject()) {
-      patch.set("/metadata/annotations/" + escape_pointer_token(key),
-                json::make_string(text, alloc), json::member(*annotations, key) != nullptr);
+      patch.set("/metadata/annotations/" + escape_pointer_token(kPlacementAnnotation),
+                Value(json::ref(text)),
+                json::member(*annotations, kPlacementAnnotation) != nullptr);
       return;
     }
     Value map(rapidjson::kObjectType);
-    map.AddMember(json::make_string(key, alloc), json::make_string(text, alloc), alloc);
+    map.AddMember(Value(json::ref(kPlacementAnnotation)), Value(json::ref(text)), scratch_);
     if (metadata != nullptr && metadata->IsObject()) {
       patch.set("/metadata/annotations", map, annotations != nullptr);
       return;
     }
     Value meta(rapidjson::kObjectType);
-    meta.AddMember("annotations", map, alloc);
+    meta.AddMember("annotations", map, scratch_);
     patch.set("/metadata", meta, metadata != nullptr);
   }
 
