@@ -321,9 +321,9 @@ class Planner {
     return *slot;
   }
 
-  // <path>/<field>, in a buffer kept from one operation to the next.
+  // <templates path><path>/<field>, in a buffer kept from one operation to the next.
   const std::string& pointer(const std::string& path, std::string_view field) {
-    pointer_.assign(path).append("/").append(field);
+    pointer_.assign(view_.templates_path).append(path).append("/").append(field);
     return pointer_;
   }
 

@@ -12,17 +12,14 @@ class Walker {
  public:
   explicit Walker(WorkflowView& view) : view_(view) {}
 
-  void top_level(const Value& templates, const std::string& path) {
+  void top_level(const Value& templates) {
     by_name_.reserve(templates.Size());
     for (rapidjson::SizeType i = 0; i < templates.Size(); ++i) {
       const Value& t = templates[i];
       const TemplateFields fields = TemplateFields::of(t);
       std::string_view name;  // in the document: stable while the view grows
       if (fields.name != nullptr && json::is_string(*fields.name)) name = json::str(*fields.name);
-      std::string own_path;
-      own_path.reserve(path.size() + 12);
-      own_path.append(path).append("/").append(std::to_string(i));
-      const std::size_t index = add(t, fields, std::move(own_path), std::string(name));
+      const std::size_t index = add(t, fields, "/" + std::to_string(i), std::string(name));
       if (!name.empty()) by_name_.try_emplace(name, index);
       inlines(index);
     }
@@ -158,17 +155,17 @@ std::optional<ArgoKind> argo_kind(std::string_view kind) {
 WorkflowView walk(const json::Value& object, ArgoKind kind) {
   WorkflowView view;
   const Value* spec = json::member(object, "spec");
-  std::string spec_path = "/spec";
+  view.templates_path = "/spec/templates";
   if (spec != nullptr && kind == ArgoKind::CronWorkflow) {
     spec = json::member(*spec, "workflowSpec");
-    spec_path = "/spec/workflowSpec";
+    view.templates_path = "/spec/workflowSpec/templates";
   }
   if (spec == nullptr || !spec->IsObject()) return view;
   view.spec = spec;
   const Value* templates = json::member(*spec, "templates");
   if (templates == nullptr || !templates->IsArray()) return view;
   view.templates.reserve(templates->Size());
-  Walker(view).top_level(*templates, spec_path + "/templates");
+  Walker(view).top_level(*templates);
   return view;
 }
 

@@ -42,14 +42,17 @@ struct TemplateFields {
 struct TemplateNode {                  // NOLINT(bugprone-exception-escape)
   const json::Value* value = nullptr;  // the template object
   TemplateFields fields;               // of value
-  std::string path;                    // its JSON Pointer, e.g. "/spec/templates/3"
-  std::string name;                    // inline: "<caller>/<step or task>"
+  // Its JSON Pointer after WorkflowView::templates_path: "/3", "/3/steps/0/1/inline". Short, so
+  // a top-level template's is held in line (no allocation for each).
+  std::string path;
+  std::string name;  // inline: "<caller>/<step or task>"
   // Indices of the steps/dag templates that call it: most templates have one or none.
   boost::container::small_vector<std::size_t, 2> callers;
 };
 
 struct WorkflowView {
   const json::Value* spec = nullptr;    // the workflow spec: /spec, or /spec/workflowSpec
+  std::string_view templates_path;      // "/spec/templates" or "/spec/workflowSpec/templates"
   std::vector<TemplateNode> templates;  // document order; an inline one right after its caller
 };
 
