@@ -251,18 +251,18 @@ class Planner {
     const bool enforce = policy_.mode == Mode::Enforce;
     if (selector.value == nullptr && fields.node_selector == nullptr) {
       // The common case: the pool's own nodeSelector, added where there was none.
-      if (enforce) set_json(patch, node.path, "nodeSelector", rendered(*chosen_).node_selector);
+      if (enforce) set_json(patch, node, "nodeSelector", rendered(*chosen_).node_selector);
     } else {
       const Value new_selector = laid_selector(selector.value, *chosen_, node.name);
       if (enforce) {
-        set_if_changed(patch, node.path, fields.node_selector, "nodeSelector", new_selector);
+        set_if_changed(patch, node, fields.node_selector, "nodeSelector", new_selector);
       }
     }
     if (enforce && pool_tolerates) {
       if (tolerations.value == nullptr && fields.tolerations == nullptr) {
-        set_json(patch, node.path, "tolerations", rendered(*chosen_).tolerations);
+        set_json(patch, node, "tolerations", rendered(*chosen_).tolerations);
       } else {
-        set_if_changed(patch, node.path, fields.tolerations, "tolerations",
+        set_if_changed(patch, node, fields.tolerations, "tolerations",
                        merged_tolerations(tolerations.value, *chosen_));
       }
     }
@@ -321,22 +321,24 @@ class Planner {
     return *slot;
   }
 
-  // <templates path><path>/<field>, in a buffer kept from one operation to the next.
-  const std::string& pointer(const std::string& path, std::string_view field) {
-    pointer_.assign(view_.templates_path).append(path).append("/").append(field);
+  // <the node's pointer>/<field>, in a buffer kept from one operation to the next.
+  const std::string& pointer(const TemplateNode& node, std::string_view field) {
+    pointer_.clear();
+    view_.append_pointer(node, pointer_);
+    pointer_.append("/").append(field);
     return pointer_;
   }
 
-  void set_json(JsonPatch& patch, const std::string& path, std::string_view field,
+  void set_json(JsonPatch& patch, const TemplateNode& node, std::string_view field,
                 std::string_view value_json) {
-    patch.set_json(pointer(path, field), value_json, false);
+    patch.set_json(pointer(node, field), value_json, false);
   }
 
   // `current`: the template's `field`, or nullptr.
-  void set_if_changed(JsonPatch& patch, const std::string& path, const Value* current,
+  void set_if_changed(JsonPatch& patch, const TemplateNode& node, const Value* current,
                       std::string_view field, const Value& value) {
     if (current != nullptr && *current == value) return;
-    patch.set(pointer(path, field), value, current != nullptr);
+    patch.set(pointer(node, field), value, current != nullptr);
   }
 
   // The placement annotation; an existing one equal as JSON is left alone.

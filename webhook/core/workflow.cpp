@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <charconv>
 
 namespace nodealloc {
 namespace {
@@ -19,7 +20,8 @@ class Walker {
       const TemplateFields fields = TemplateFields::of(t);
       std::string_view name;  // in the document: stable while the view grows
       if (fields.name != nullptr && json::is_string(*fields.name)) name = json::str(*fields.name);
-      const std::size_t index = add(t, fields, "/" + std::to_string(i), std::string(name));
+      const std::size_t index =
+          add(t, fields, {TemplatePlace::In::Templates, 0, i, 0}, std::string(name));
       if (!name.empty()) by_name_.try_emplace(name, index);
       inlines(index);
     }
@@ -35,9 +37,9 @@ class Walker {
   }
 
  private:
-  std::size_t add(const Value& t, const TemplateFields& fields, std::string path,
+  std::size_t add(const Value& t, const TemplateFields& fields, const TemplatePlace& place,
                   std::string name) {
-    view_.templates.push_back({&t, fields, std::move(path), std::move(name), {}});
+    view_.templates.push_back({&t, fields, place, std::move(name), {}});
     return view_.templates.size() - 1;
   }
 
@@ -51,23 +53,21 @@ class Walker {
         const Value& group = (*steps)[i];
         if (!group.IsArray()) continue;
         for (rapidjson::SizeType j = 0; j < group.Size(); ++j) {
-          step(index, group[j],
-               [i, j] { return "/steps/" + std::to_string(i) + "/" + std::to_string(j); });
+          step(index, group[j], {TemplatePlace::In::Steps, index, i, j});
         }
       }
     }
     if (dag != nullptr) {
       if (const Value* tasks = json::member(*dag, "tasks"); tasks != nullptr && tasks->IsArray()) {
         for (rapidjson::SizeType i = 0; i < tasks->Size(); ++i) {
-          step(index, (*tasks)[i], [i] { return "/dag/tasks/" + std::to_string(i); });
+          step(index, (*tasks)[i], {TemplatePlace::In::DagTasks, index, i, 0});
         }
       }
     }
   }
 
-  // relative(): the step's pointer under its template's, made only for an inline template.
-  template <class Relative>
-  void step(std::size_t caller, const Value& s, const Relative& relative) {
+  // `place`: where an inline template of the step would be.
+  void step(std::size_t caller, const Value& s, const TemplatePlace& place) {
     if (!s.IsObject()) return;
     if (const Value* callee = json::member(s, "template");
         callee != nullptr && json::is_string(*callee)) {
@@ -80,8 +80,7 @@ class Walker {
       step_name = json::str(*n);
     }
     std::string name = view_.templates[caller].name + "/" + step_name;
-    std::string path = view_.templates[caller].path + relative() + "/inline";
-    const std::size_t index = add(*in, TemplateFields::of(*in), std::move(path), std::move(name));
+    const std::size_t index = add(*in, TemplateFields::of(*in), place, std::move(name));
     view_.templates[index].callers.push_back(caller);
     inlines(index);
   }
@@ -142,6 +141,40 @@ TemplateFields TemplateFields::of(const json::Value& tmpl) {
     if (slot != nullptr) *slot = &m.value;  // a later duplicate replaces an earlier one
   }
   return f;
+}
+
+void WorkflowView::append_pointer(const TemplateNode& node, std::string& out) const {
+  // The chain up to a top-level template, then written from there down.
+  boost::container::small_vector<const TemplatePlace*, 4> chain{&node.place};
+  while (chain.back()->in != TemplatePlace::In::Templates) {
+    chain.push_back(&templates[chain.back()->parent].place);
+  }
+  out.append(templates_path);
+  char digits[24];
+  const auto number = [&](std::size_t n) {
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
+  };
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const TemplatePlace& p = **it;
+    switch (p.in) {
+      case TemplatePlace::In::Templates:
+        out += '/';
+        number(p.i);
+        break;
+      case TemplatePlace::In::Steps:
+        out += "/steps/";
+        number(p.i);
+        out += '/';
+        number(p.j);
+        out += "/inline";
+        break;
+      case TemplatePlace::In::DagTasks:
+        out += "/dag/tasks/";
+        number(p.i);
+        out += "/inline";
+        break;
+    }
+  }
 }
 
 std::optional<ArgoKind> argo_kind(std::string_view kind) {

@@ -37,14 +37,23 @@ struct TemplateFields {
   static TemplateFields of(const json::Value& tmpl);
 };
 
+// Where a template is, after WorkflowView::templates_path: a top-level one at "/<i>", an inline
+// one in template `parent`'s "/steps/<i>/<j>/inline" or "/dag/tasks/<i>/inline". Numbers, not
+// text: a pointer is written only for the templates a patch changes.
+struct TemplatePlace {
+  enum class In { Templates, Steps, DagTasks };
+  In in = In::Templates;
+  std::size_t parent = 0;  // Steps, DagTasks: the caller's index in WorkflowView::templates
+  std::size_t i = 0;
+  std::size_t j = 0;  // Steps: the step in group i
+};
+
 // callers' small_vector may allocate (and throw bad_alloc) when moved; nothing relies on moving
 // a TemplateNode not throwing.
 struct TemplateNode {                  // NOLINT(bugprone-exception-escape)
   const json::Value* value = nullptr;  // the template object
   TemplateFields fields;               // of value
-  // Its JSON Pointer after WorkflowView::templates_path: "/3", "/3/steps/0/1/inline". Short, so
-  // a top-level template's is held in line (no allocation for each).
-  std::string path;
+  TemplatePlace place;
   std::string name;  // inline: "<caller>/<step or task>"
   // Indices of the steps/dag templates that call it: most templates have one or none.
   boost::container::small_vector<std::size_t, 2> callers;
@@ -54,6 +63,9 @@ struct WorkflowView {
   const json::Value* spec = nullptr;    // the workflow spec: /spec, or /spec/workflowSpec
   std::string_view templates_path;      // "/spec/templates" or "/spec/workflowSpec/templates"
   std::vector<TemplateNode> templates;  // document order; an inline one right after its caller
+
+  // Appends the JSON Pointer of `node` (one of templates): "/spec/templates/3/steps/0/1/inline".
+  void append_pointer(const TemplateNode& node, std::string& out) const;
 };
 
 // The object's templates. Empty when it has none (e.g. a workflowTemplateRef Workflow).
