@@ -21,7 +21,7 @@ class Walker {
       std::string_view name;  // in the document: stable while the view grows
       if (fields.name != nullptr && json::is_string(*fields.name)) name = json::str(*fields.name);
       const std::size_t index =
-          add(t, fields, {TemplatePlace::In::Templates, 0, i, 0}, std::string(name));
+          add(t, fields, {TemplatePlace::In::Templates, i, 0}, std::string(name));
       if (!name.empty()) by_name_.try_emplace(name, index);
       inlines(index);
     }
@@ -53,14 +53,14 @@ class Walker {
         const Value& group = (*steps)[i];
         if (!group.IsArray()) continue;
         for (rapidjson::SizeType j = 0; j < group.Size(); ++j) {
-          step(index, group[j], {TemplatePlace::In::Steps, index, i, j});
+          step(index, group[j], {TemplatePlace::In::Steps, i, j});
         }
       }
     }
     if (dag != nullptr) {
       if (const Value* tasks = json::member(*dag, "tasks"); tasks != nullptr && tasks->IsArray()) {
         for (rapidjson::SizeType i = 0; i < tasks->Size(); ++i) {
-          step(index, (*tasks)[i], {TemplatePlace::In::DagTasks, index, i, 0});
+          step(index, (*tasks)[i], {TemplatePlace::In::DagTasks, i, 0});
         }
       }
     }
@@ -144,10 +144,12 @@ TemplateFields TemplateFields::of(const json::Value& tmpl) {
 }
 
 void WorkflowView::append_pointer(const TemplateNode& node, std::string& out) const {
-  // The chain up to a top-level template, then written from there down.
+  // The chain up to a top-level template (an inline one's only caller is the template it is
+  // in), then written from there down.
   boost::container::small_vector<const TemplatePlace*, 4> chain{&node.place};
-  while (chain.back()->in != TemplatePlace::In::Templates) {
-    chain.push_back(&templates[chain.back()->parent].place);
+  for (const TemplateNode* n = &node; n->place.in != TemplatePlace::In::Templates;) {
+    n = &templates[n->callers.front()];
+    chain.push_back(&n->place);
   }
   out.append(templates_path);
   char digits[24];

@@ -38,12 +38,11 @@ struct TemplateFields {
 };
 
 // Where a template is, after WorkflowView::templates_path: a top-level one at "/<i>", an inline
-// one in template `parent`'s "/steps/<i>/<j>/inline" or "/dag/tasks/<i>/inline". Numbers, not
-// text: a pointer is written only for the templates a patch changes.
+// one under its caller's (its only caller) at "/steps/<i>/<j>/inline" or "/dag/tasks/<i>/inline".
+// Numbers, not text: a pointer is written only for the templates a patch changes.
 struct TemplatePlace {
   enum class In { Templates, Steps, DagTasks };
   In in = In::Templates;
-  std::size_t parent = 0;  // Steps, DagTasks: the caller's index in WorkflowView::templates
   std::size_t i = 0;
   std::size_t j = 0;  // Steps: the step in group i
 };
