@@ -144,38 +144,35 @@ TemplateFields TemplateFields::of(const json::Value& tmpl) {
 }
 
 void WorkflowView::append_pointer(const TemplateNode& node, std::string& out) const {
-  // The chain up to a top-level template (an inline one's only caller is the template it is
-  // in), then written from there down.
-  boost::container::small_vector<const TemplatePlace*, 4> chain{&node.place};
-  for (const TemplateNode* n = &node; n->place.in != TemplatePlace::In::Templates;) {
-    n = &templates[n->callers.front()];
-    chain.push_back(&n->place);
+  const TemplatePlace& p = node.place;
+  if (p.in == TemplatePlace::In::Templates) {
+    out.append(templates_path);
+  } else {
+    // Under its caller's pointer: an inline template's only caller is the template it is in.
+    // As deep as the walk that found it went, which recursed the same way.
+    append_pointer(templates[node.callers.front()], out);
   }
-  out.append(templates_path);
   char digits[24];
   const auto number = [&](std::size_t n) {
     out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
   };
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    const TemplatePlace& p = **it;
-    switch (p.in) {
-      case TemplatePlace::In::Templates:
-        out += '/';
-        number(p.i);
-        break;
-      case TemplatePlace::In::Steps:
-        out += "/steps/";
-        number(p.i);
-        out += '/';
-        number(p.j);
-        out += "/inline";
-        break;
-      case TemplatePlace::In::DagTasks:
-        out += "/dag/tasks/";
-        number(p.i);
-        out += "/inline";
-        break;
-    }
+  switch (p.in) {
+    case TemplatePlace::In::Templates:
+      out += '/';
+      number(p.i);
+      break;
+    case TemplatePlace::In::Steps:
+      out += "/steps/";
+      number(p.i);
+      out += '/';
+      number(p.j);
+      out += "/inline";
+      break;
+    case TemplatePlace::In::DagTasks:
+      out += "/dag/tasks/";
+      number(p.i);
+      out += "/inline";
+      break;
   }
 }
 
