@@ -85,6 +85,26 @@ TEST_CASE("fuzz_review: a podSpecPatch of \"{},\" makes the template invalid, qu
   });
 }
 
+TEST_CASE("fuzz_review: Replace is idempotent when a placeable template also has steps") {
+  // CI's fuzz_review (stop 10): "a" has container and steps; placed on gpu, its new nodeSelector
+  // became what "b" inherits, and a second pass replaced b's {zone, node-pool: small} with
+  // {node-pool: small, nvidia.com/gpu.present: "true"}. Argo refuses such a template; it is
+  // invalid now and keeps its nodeSelector.
+  const Policy policy = standard_policy("  existingPlacement: Replace\n");
+  const std::string object =
+      R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"name":"x"},)"
+      R"("spec":{"templates":[{"name":"a","nodeSelector":{"zone":"z1"},)"
+      R"("container":{"image":"i","resources":{"requests":{"nvidia.com/gpu":"1"}}},)"
+      R"("steps":[[{"name":"s","template":"b"}]]},{"name":"b","container":{"image":"i"}}]}})";
+  auto first = place_yaml(object, policy);
+  CHECK(first.outcome("a") == "invalid");
+  CHECK(first.outcome("b") == "placed:small");
+  check_idempotent(first, policy);
+  auto answer = review(review_of(object), policy);
+  REQUIRE(answer.ok());
+  CHECK(answer->summary.warnings.size() == 1);
+}
+
 TEST_CASE("fuzz_review: YAML aliases cannot cycle or expand without bound") {
   // "&a [*a]" is a cycle: to_json recursed until the stack overflowed.
   for (const char* text : {"a: &a [*a]\n", "a: &a {b: *a}\n", "&x [1, *x]"}) {

@@ -154,6 +154,45 @@ TEST_CASE("§2 placeable: container, script, containerSet, resource, data; never
   }
 }
 
+TEST_CASE("§2/§9 more than one template type: invalid, as Argo refuses it; never placed") {
+  // Argo's validateTemplateType counts container, containerSet, steps, script, resource, dag,
+  // suspend, data, http and plugin (null ones not). Placing such a template that also has steps
+  // changed what its callees inherit, so Replace placed them differently on a second pass.
+  const std::string wf = workflow(R"(
+    - name: both
+      nodeSelector: {zone: a}
+      container: {image: x, resources: {limits: {nvidia.com/gpu: 1}}}
+      steps: [[{name: s, template: callee}]]
+    - {name: cs, container: {image: x}, script: {image: x, source: "true"}}
+    - {name: cd, container: {image: x}, dag: {tasks: []}}
+    - {name: rs, resource: {action: create}, suspend: {}}
+    - {name: dh, data: {source: {}}, http: {url: "http://x"}}
+    - {name: cp, containerSet: {containers: []}, plugin: {hello: {}}}
+    - {name: null-types, container: {image: x}, steps: null, dag: null, suspend: null}
+    - {name: callee, container: {image: x}}
+)");
+  for (const char* settings :
+       {"  existingPlacement: Replace\n", "  existingPlacement: Merge\n", ""}) {
+    const Policy policy = standard_policy(settings);
+    auto p = place_yaml(wf, policy);
+    CAPTURE(settings);
+    for (const char* name : {"cs", "cd", "rs", "dh", "cp"}) {
+      CHECK_MESSAGE(p.outcome(name) == "invalid", name);
+    }
+    CHECK(p.outcome("null-types") == "placed:small");
+    // Keep leaves "both" alone (it has a nodeSelector) and "callee" (its caller has one).
+    const bool keep = std::string_view(settings).empty();
+    CHECK(p.outcome("both") == (keep ? "existing" : "invalid"));
+    CHECK(p.outcome("callee") == (keep ? "existing" : "placed:small"));
+    check_idempotent(p, policy);
+  }
+  auto p = place_yaml(wf, standard_policy("  existingPlacement: Replace\n"));
+  CHECK(p.plan.warnings[0] ==
+        "node-allocator: template \"both\": invalid: multiple template types (container, steps)");
+  CHECK(p.plan.warnings[1] ==
+        "node-allocator: template \"cs\": invalid: multiple template types (container, script)");
+}
+
 TEST_CASE("§3 container request: requests, else limits, else 0") {
   const Policy policy = standard_policy();
   auto p = place_yaml(workflow(R"(

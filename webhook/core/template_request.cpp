@@ -308,6 +308,26 @@ void max_into(ResourceList& max, const List& more) {
   }
 }
 
+// Argo refuses a template with more than one type ("multiple template types specified"); it
+// would be placed and, with steps or dag, also a caller whose placement changes what its callees
+// inherit, so a second pass would place them differently.
+void check_single_type(const TemplateFields& tmpl, Problems& problems) {
+  const std::pair<const Value*, std::string_view> types[] = {
+      {tmpl.container, "container"}, {tmpl.container_set, "containerSet"},
+      {tmpl.steps, "steps"},         {tmpl.script, "script"},
+      {tmpl.resource, "resource"},   {tmpl.dag, "dag"},
+      {tmpl.suspend, "suspend"},     {tmpl.data, "data"},
+      {tmpl.http, "http"},           {tmpl.plugin, "plugin"}};
+  std::string names;
+  int count = 0;
+  for (const auto& [value, name] : types) {
+    if (value == nullptr || value->IsNull()) continue;
+    names += count++ == 0 ? "" : ", ";
+    names += name;
+  }
+  if (count > 1) problems.bad("multiple template types (" + names + ")");
+}
+
 }  // namespace
 
 bool is_placeable(const TemplateFields& tmpl) {
@@ -321,6 +341,7 @@ bool is_placeable(const TemplateFields& tmpl) {
 TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
                                  const ResourceList& executor_overhead) {
   Problems problems;
+  check_single_type(tmpl, problems);
   Containers containers = containers_of(tmpl, problems);
 
   std::vector<json::Document> patches;  // owns what patched entries point into

@@ -104,13 +104,19 @@ TemplateFields TemplateFields::of(const json::Value& tmpl) {
         slot = key == "dag" ? &f.dag : nullptr;
         break;
       case 4:
-        slot = key == "name" ? &f.name : key == "data" ? &f.data : nullptr;
+        slot = key == "name"   ? &f.name
+               : key == "data" ? &f.data
+               : key == "http" ? &f.http
+                               : nullptr;
         break;
       case 5:
         slot = key == "steps" ? &f.steps : nullptr;
         break;
       case 6:
-        slot = key == "script" ? &f.script : nullptr;
+        slot = key == "script" ? &f.script : key == "plugin" ? &f.plugin : nullptr;
+        break;
+      case 7:
+        slot = key == "suspend" ? &f.suspend : nullptr;
         break;
       case 8:
         slot = key == "metadata"   ? &f.metadata

@@ -28,6 +28,9 @@ struct TemplateFields {
   const json::Value* data = nullptr;
   const json::Value* steps = nullptr;
   const json::Value* dag = nullptr;
+  const json::Value* suspend = nullptr;  // read only to count template types
+  const json::Value* http = nullptr;
+  const json::Value* plugin = nullptr;
   const json::Value* node_selector = nullptr;
   const json::Value* affinity = nullptr;
   const json::Value* tolerations = nullptr;
