@@ -153,6 +153,28 @@ TEST_CASE("review_reader: duplicate keys are all kept, so the last one counts as
   check_same(text, policy);
 }
 
+TEST_CASE("review_reader: every template type is kept, so multiple types are seen alike") {
+  // fuzz_review: the pruned read dropped "plugin" (and "suspend", "http"), so it placed what the
+  // full read found invalid for having two types.
+  const Policy policy = standard_policy();
+  for (const char* type : {"suspend", "http", "plugin", "resource", "data", "steps", "dag"}) {
+    for (const char* value : {"{\"a\":[1]}", "null", "[]", "1"}) {
+      CAPTURE(type);
+      CAPTURE(value);
+      const std::string text = review_of(
+          std::string(R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{)") +
+          R"("name":"q"},"spec":{"templates":[{"name":"a","container":{"image":"x"},")" + type +
+          "\":" + value + "}]}}");
+      CHECK(fast_path_taken(text));
+      check_same(text, policy);
+      const bool typed = std::string_view(value) != "null";
+      auto answer = review(text, policy);
+      REQUIRE(answer.ok());
+      CHECK((answer->summary.templates[0].reason == Reason::Invalid) == typed);
+    }
+  }
+}
+
 TEST_CASE("review_reader: a reader reused across reviews of every size answers each alike") {
   const Policy policy = standard_policy();
   json::ReviewReader reader;
