@@ -318,14 +318,18 @@ void check_single_type(const TemplateFields& tmpl, Problems& problems) {
       {tmpl.resource, "resource"},   {tmpl.dag, "dag"},
       {tmpl.suspend, "suspend"},     {tmpl.data, "data"},
       {tmpl.http, "http"},           {tmpl.plugin, "plugin"}};
+  const auto given = [](const Value* v) { return v != nullptr && !v->IsNull(); };
+  if (std::count_if(std::begin(types), std::end(types),
+                    [&](const auto& t) { return given(t.first); }) < 2) {
+    return;
+  }
   std::string names;
-  int count = 0;
   for (const auto& [value, name] : types) {
-    if (value == nullptr || value->IsNull()) continue;
-    names += count++ == 0 ? "" : ", ";
+    if (!given(value)) continue;
+    names += names.empty() ? "" : ", ";
     names += name;
   }
-  if (count > 1) problems.bad("multiple template types (" + names + ")");
+  problems.bad("multiple template types (" + names + ")");
 }
 
 }  // namespace
