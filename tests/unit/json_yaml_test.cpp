@@ -283,6 +283,44 @@ TEST_CASE("§7 YAML: a repeated key: the last one wins, as in Kubernetes") {
   CHECK(yaml_as_json("a: 1\nb: 2\na: 3\n") == R"({"a":3,"b":2})");
 }
 
+TEST_CASE("§7 YAML: repeated and merged keys in a large map (past the scanned few) as in a small") {
+  // Maps past 16 keys are looked up through a hash index; the rules must not change with it.
+  std::string text = "base: &base {k3: merged, extra: merged}\nbig:\n  <<: *base\n";
+  std::string want = "{";
+  for (int i = 0; i < 40; ++i) {
+    text += "  k" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+    if (i > 0) want += ",";
+    want += "\"k" + std::to_string(i) + "\":" +
+            (i == 5    ? "\"five\""
+             : i == 30 ? "\"x\""
+                       : std::to_string(i));
+  }
+  text += "  k5: five\n  k30: y\n  k30: x\n";
+  want += ",\"extra\":\"merged\"}";
+  auto docs = yaml::load_all(text);
+  REQUIRE(docs.ok());
+  CHECK(json::write(docs->front()["big"]) == want);
+}
+
+TEST_CASE("§7 YAML: aliases of long strings are bounded in bytes, not only in values") {
+  // fuzz_review: ten aliases of a string are ten values and ten times its bytes; nested, a 4 KB
+  // text (a podSpecPatch, say) expanded to 39 MB of JSON, read again by every pass.
+  std::string text = "a0: &a0 \"" + std::string(1000, 'x') + "\"\n";
+  for (int level = 1; level <= 3; ++level) {
+    const std::string prev = "*a" + std::to_string(level - 1);
+    text += "a" + std::to_string(level) + ": &a" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) text += (i == 0 ? "" : ",") + prev;
+    text += "]\n";
+  }
+  auto docs = yaml::load_all(text);  // 1111 values, 1.1 MB of text from 1.1 KB
+  REQUIRE_FALSE(docs.ok());
+  CHECK(docs.error().message.find("bytes of text") != std::string::npos);
+  // Without the last level it is 111 KB from 1.1 KB: still refused (16 bytes per byte of text).
+  CHECK_FALSE(yaml::load_all(text.substr(0, text.rfind("a3:"))).ok());
+  // Two aliases of the string are within bounds.
+  CHECK(yaml::load_all(text.substr(0, text.find("a1:")) + "b: [*a0, *a0]\n").ok());
+}
+
 TEST_CASE("§7 YAML: errors give a line") {
   auto bad = yaml::load_all("a: 1\nb: [1, 2\nc: 3\n");
   REQUIRE_FALSE(bad.ok());

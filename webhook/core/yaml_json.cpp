@@ -11,6 +11,7 @@
 
 #include <yaml-cpp/anchor.h>
 #include <yaml-cpp/eventhandler.h>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 namespace nodealloc::yaml {
 namespace {
@@ -145,22 +146,62 @@ namespace {
 // Aliases make a YAML node a graph: "&a [*a]" is a cycle and nine nested levels of ten aliases
 // are 10^9 values ("billion laughs"). So the JSON is bounded in depth (yaml-cpp's own parser
 // stops at 2000 levels; each level here is a stack frame) and in values: without aliases a
-// text of n bytes has at most n values, so load_all allows 16 per byte.
+// text of n bytes has at most n values, so load_all allows 16 per byte. So are the bytes of its
+// scalars and keys: ten aliases of a long string are ten values but ten times its bytes.
 constexpr unsigned kMaxDepth = 1000;
 constexpr std::size_t kMaxValues = 1'000'000;
+constexpr std::size_t kMaxBytes = std::size_t{64} << 20;
 
 struct Budget {
   std::size_t limit = kMaxValues;
+  std::size_t byte_limit = kMaxBytes;
   std::size_t values = 0;
+  std::size_t bytes = 0;
   unsigned depth = 0;
+
+  std::optional<Error> spend(const YAML::Node& node, std::size_t scalar_bytes) {
+    bytes += scalar_bytes;
+    if (++values > limit || bytes > byte_limit || depth >= kMaxDepth) {
+      return Error{"line " + std::to_string(node.Mark().line + 1) +
+                   ": the YAML expands to more than " + std::to_string(limit) + " values, " +
+                   std::to_string(byte_limit) + " bytes of text or " + std::to_string(kMaxDepth) +
+                   " levels (aliases?)"};
+    }
+    return std::nullopt;
+  }
+};
+
+// A mapping's keys so far, for the repeated-key rule: looked up by scanning while the map is
+// small, through a hash index past that (a linear lookup per key made a map of many keys
+// quadratic).
+class KeyIndex {
+ public:
+  json::Value* find(json::Value& object, std::string_view key) {
+    if (object.MemberCount() <= kScanned) return json::member(object, key);
+    if (index_.empty()) {
+      for (rapidjson::SizeType i = 0; i < object.MemberCount(); ++i) {
+        index_.emplace(json::str((object.MemberBegin() + i)->name), i);
+      }
+    }
+    const auto at = index_.find(key);
+    return at == index_.end() ? nullptr : &(object.MemberBegin() + at->second)->value;
+  }
+  // After object.AddMember: the new last member.
+  void added(json::Value& object) {
+    if (index_.empty()) return;  // built at the next find, when needed
+    const rapidjson::SizeType last = object.MemberCount() - 1;
+    index_.emplace(json::str((object.MemberBegin() + last)->name), last);
+  }
+
+ private:
+  static constexpr rapidjson::SizeType kScanned = 16;
+  // Views of the member names, which live in the allocator and do not move.
+  boost::unordered_flat_map<std::string_view, rapidjson::SizeType, std::hash<std::string_view>>
+      index_;
 };
 
 Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budget& budget) {
-  if (++budget.values > budget.limit || budget.depth >= kMaxDepth) {
-    return Error{"line " + std::to_string(node.Mark().line + 1) +
-                 ": the YAML expands to more than " + std::to_string(budget.limit) + " values or " +
-                 std::to_string(kMaxDepth) + " levels (aliases?)"};
-  }
+  if (auto over = budget.spend(node, node.IsScalar() ? node.Scalar().size() : 0)) return *over;
   struct Level {
     explicit Level(Budget& b) : b_(b) { ++b_.depth; }
     ~Level() { --b_.depth; }
@@ -205,6 +246,7 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
     }
     case YAML::NodeType::Map: {
       json::Value object(rapidjson::kObjectType);
+      KeyIndex keys;
       std::vector<YAML::Node> merges;
       for (const auto& kv : node) {
         if (!kv.first.IsScalar()) {
@@ -215,13 +257,14 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
           merges.push_back(kv.second);
           continue;
         }
+        if (auto over = budget.spend(kv.first, kv.first.Scalar().size())) return *over;
         auto v = to_json(kv.second, alloc, budget);
         if (!v) return v.error();
-        json::Value key = json::make_string(kv.first.Scalar(), alloc);
-        if (json::Value* existing = json::member(object, kv.first.Scalar())) {
+        if (json::Value* existing = keys.find(object, kv.first.Scalar())) {
           *existing = v.value();  // a repeated key: the last one wins, as in Kubernetes
         } else {
-          object.AddMember(key, v.value(), alloc);
+          object.AddMember(json::make_string(kv.first.Scalar(), alloc), v.value(), alloc);
+          keys.added(object);
         }
       }
       // YAML merge keys ("<<: *base"), as go-yaml resolves them: the map's own keys win, then
@@ -243,8 +286,9 @@ Result<json::Value> to_json(const YAML::Node& node, json::Allocator& alloc, Budg
           json::Value& merged = v.value();
           for (rapidjson::SizeType i = 0; i < merged.MemberCount(); ++i) {
             auto member = merged.MemberBegin() + i;
-            if (json::member(object, json::str(member->name)) == nullptr) {
+            if (keys.find(object, json::str(member->name)) == nullptr) {
               object.AddMember(member->name, member->value, alloc);
+              keys.added(object);
             }
           }
         }
@@ -335,6 +379,7 @@ Result<std::vector<json::Document>> load_all(std::string_view text) {
     }
     Budget budget;
     budget.limit = std::min(kMaxValues, 64 + 16 * owned.size());
+    budget.byte_limit = std::min(kMaxBytes, 64 + 16 * owned.size());
     for (const YAML::Node& node : YAML::LoadAll(owned)) {
       if (node.IsNull()) continue;
       json::Document doc;
