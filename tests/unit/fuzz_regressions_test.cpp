@@ -105,6 +105,33 @@ TEST_CASE("fuzz_review: Replace is idempotent when a placeable template also has
   CHECK(answer->summary.warnings.size() == 1);
 }
 
+TEST_CASE("fuzz_review: the workflow's podSpecPatch is read once per object, not per template") {
+  // Found next to an alias finding: a 170 KB YAML podSpecPatch on the spec was parsed again for
+  // each of 2000 templates, 164 s for a 300 KB review (Release). Now once: 0.3 s.
+  std::string patch;
+  for (int i = 0; i < 20000; ++i) patch += "k" + std::to_string(i) + ": v\\n";
+  patch += "containers: [{name: main, resources: {requests: {cpu: '6'}}}]";
+  std::string templates;
+  for (int i = 0; i < 500; ++i) {
+    templates += std::string(i == 0 ? "" : ",") + R"({"name":"t)" + std::to_string(i) +
+                 R"(","container":{"image":"x"}})";
+  }
+  const std::string object =
+      R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"name":"x"},)"
+      R"("spec":{"podSpecPatch":")" +
+      patch + R"(","templates":[)" + templates + "]}}";
+  const Policy policy = standard_policy();
+  quickly([&] {
+    auto answer = review(review_of(object), policy);
+    REQUIRE(answer.ok());
+    REQUIRE(answer->summary.templates.size() == 500);
+    for (const auto& t : answer->summary.templates) {
+      CHECK(t.reason == Reason::Placed);
+      CHECK(t.pool == "highmem");  // the patch's cpu: 6 is past small's 4
+    }
+  });
+}
+
 TEST_CASE("fuzz_review: YAML aliases cannot cycle or expand without bound") {
   // "&a [*a]" is a cycle: to_json recursed until the stack overflowed.
   for (const char* text : {"a: &a [*a]\n", "a: &a {b: *a}\n", "&x [1, *x]"}) {

@@ -142,7 +142,7 @@ std::string json_text(const Value& v) {
 class Planner {
  public:
   Planner(const json::Value& object, ArgoKind kind, const Policy& policy)
-      : object_(object), policy_(policy), view_(walk(object, kind)) {}
+      : object_(object), policy_(policy), view_(walk(object, kind)), spec_resources_(view_.spec) {}
 
   PlacementPlan run() {
     PlacementPlan plan;
@@ -200,7 +200,7 @@ class Planner {
       return Reason::Existing;
     }
 
-    TemplateRequest r = template_request(fields, view_.spec, policy_.executor_overhead);
+    TemplateRequest r = template_request(fields, spec_resources_, policy_.executor_overhead);
     if (r.status == TemplateRequest::Status::Unresolvable) {
       warnings_.add(node.name, "unresolvable", r.detail);
       return Reason::Unresolvable;
@@ -383,6 +383,7 @@ class Planner {
   const json::Value& object_;
   const Policy& policy_;
   WorkflowView view_;
+  WorkflowSpecResources spec_resources_;           // after view_: made from its spec
   json::Allocator scratch_{kScratchChunk};         // values built for the patch
   std::vector<std::optional<PoolJson>> rendered_;  // by pool index, when first chosen
   std::string pointer_;

@@ -342,34 +342,51 @@ bool is_placeable(const TemplateFields& tmpl) {
   return false;
 }
 
-TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
+PodSpecPatch PodSpecPatch::read(const json::Value* patch) {
+  using enum Kind;
+  if (patch == nullptr || patch->IsNull()) return {None, {}};
+  if (!json::is_string(*patch)) return {NotString, {}};
+  const std::string_view text = json::str(*patch);
+  if (has_expression(text)) {
+    // An expression elsewhere cannot change R.
+    return {text.find("resources") != std::string_view::npos ? ResourcesExpression : Ignored, {}};
+  }
+  auto doc = parse_pod_spec_patch(text);
+  if (!doc) return {Unparsable, {}};
+  return {Static, std::move(*doc)};
+}
+
+WorkflowSpecResources::WorkflowSpecResources(const json::Value* spec)
+    : pod_spec_patch(
+          PodSpecPatch::read(spec == nullptr ? nullptr : json::member(*spec, "podSpecPatch"))),
+      pod_resources(spec == nullptr ? nullptr : json::member(*spec, "podResources")) {}
+
+TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
                                  const ResourceList& executor_overhead) {
   Problems problems;
   check_single_type(tmpl, problems);
   Containers containers = containers_of(tmpl, problems);
 
-  std::vector<json::Document> patches;  // owns what patched entries point into
-  for (const Value* patch :
-       {spec == nullptr ? nullptr : json::member(*spec, "podSpecPatch"), tmpl.pod_spec_patch}) {
-    if (patch == nullptr || patch->IsNull()) continue;
-    if (!json::is_string(*patch)) {
-      problems.bad("podSpecPatch is not a string");
-      continue;
-    }
-    const std::string_view text = json::str(*patch);
-    if (has_expression(text)) {
-      if (text.find("resources") != std::string_view::npos) {
+  // Patched entries of `containers` point into the patches, which live until R is computed.
+  const PodSpecPatch own_patch = PodSpecPatch::read(tmpl.pod_spec_patch);
+  for (const PodSpecPatch* patch : {&spec.pod_spec_patch, &own_patch}) {
+    switch (patch->kind) {
+      case PodSpecPatch::Kind::None:
+      case PodSpecPatch::Kind::Ignored:
+        break;
+      case PodSpecPatch::Kind::NotString:
+        problems.bad("podSpecPatch is not a string");
+        break;
+      case PodSpecPatch::Kind::ResourcesExpression:
         problems.unresolved("podSpecPatch sets resources from a {{...}} expression");
-      }
-      continue;  // an expression elsewhere cannot change R
+        break;
+      case PodSpecPatch::Kind::Unparsable:
+        problems.bad("podSpecPatch is neither JSON nor YAML");
+        break;
+      case PodSpecPatch::Kind::Static:
+        apply_patch(patch->doc, containers, problems);
+        break;
     }
-    auto doc = parse_pod_spec_patch(text);
-    if (!doc) {
-      problems.bad("podSpecPatch is neither JSON nor YAML");
-      continue;
-    }
-    patches.push_back(std::move(*doc));
-    apply_patch(patches.back(), containers, problems);
   }
 
   // The regular containers' sum with Argo's wait container, and the maximum of the init
@@ -390,8 +407,8 @@ TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* 
   // Pod-level resources replace the container-derived value for what they name.
   const Value* pod = tmpl.pod_resources;
   Where pod_where("podResources");
-  if ((pod == nullptr || pod->IsNull()) && spec != nullptr) {
-    pod = json::member(*spec, "podResources");
+  if (pod == nullptr || pod->IsNull()) {
+    pod = spec.pod_resources;
     pod_where = Where("spec.podResources");
   }
   if (pod != nullptr && !pod->IsNull()) {

@@ -19,9 +19,26 @@ struct TemplateRequest {
   std::string detail;    // for Unresolvable and Invalid: what and where, short
 };
 
-// `spec` is the workflow spec (may be null): its podSpecPatch and podResources apply too.
+// A podSpecPatch as read: what it can do to R.
+struct PodSpecPatch {
+  enum class Kind { None, Ignored, NotString, ResourcesExpression, Unparsable, Static };
+  Kind kind = Kind::None;
+  json::Document doc;  // Static: the patch
+
+  static PodSpecPatch read(const json::Value* patch);
+};
+
+// What the workflow spec adds to every template's request: its podSpecPatch, read once per
+// object (once per template, a large patch times many templates cost minutes), and its
+// podResources. `spec` may be null.
+struct WorkflowSpecResources {
+  explicit WorkflowSpecResources(const json::Value* spec);
+  PodSpecPatch pod_spec_patch;
+  const json::Value* pod_resources = nullptr;
+};
+
 // `tmpl`: the template's fields (TemplateFields::of).
-TemplateRequest template_request(const TemplateFields& tmpl, const json::Value* spec,
+TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
                                  const ResourceList& executor_overhead);
 
 }  // namespace nodealloc
