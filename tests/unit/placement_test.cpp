@@ -751,6 +751,38 @@ TEST_CASE("§6 warnings: format, document order, at most 20 with \"N more warnin
   CHECK(q.plan.warnings[19].starts_with("node-allocator: template \"t19\""));
 }
 
+TEST_CASE("§6 a patch past kMaxPatchBytes: nothing placed, allowed, one warning") {
+  // A spec nodeSelector of 5000 labels is inherited by each of 500 templates: 273 KB asked for
+  // a 159 MB answer (400 MB of memory). kube-apiserver could not store the result anyway.
+  const auto object_with = [](int labels, int templates) {
+    std::string text = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow",)"
+                       R"("metadata":{"name":"w"},"spec":{"nodeSelector":{)";
+    for (int i = 0; i < labels; ++i) {
+      text += (i == 0 ? "\"" : ",\"") + std::string("label-") + std::to_string(i) +
+              R"(.example/key":"vvvvvvvvvvvvvvvvvvvv")";
+    }
+    text += R"(},"templates":[)";
+    for (int i = 0; i < templates; ++i) {
+      text += std::string(i == 0 ? "" : ",") + R"({"name":"t)" + std::to_string(i) +
+              R"(","container":{"image":"x"}})";
+    }
+    return text + "]}}";
+  };
+  const Policy policy = standard_policy();
+  auto big = place_yaml(object_with(5000, 500), policy);
+  CHECK(big.plan.patch.empty());
+  CHECK_FALSE(big.plan.denied);
+  CHECK(big.plan.templates.empty());
+  REQUIRE(big.plan.warnings.size() == 1);
+  CHECK(big.plan.warnings[0].starts_with("node-allocator: the patch would exceed 3145728 bytes"));
+  CHECK(big.plan.warnings[0].size() <= kMaxWarningBytes);
+  // Under the limit (5000 labels for 10 templates: about 2.4 MB) it is placed as ever.
+  auto fits = place_yaml(object_with(5000, 10), policy);
+  CHECK(fits.plan.patch.size() == 11);  // ten nodeSelectors and the annotation
+  CHECK(fits.plan.patch.bytes() > kMaxPatchBytes / 2);
+  CHECK(fits.outcome("t9") == "placed:small");
+}
+
 TEST_CASE("§6 warnings stay short and free of control characters") {
   const Policy policy = standard_policy();
   auto p = place_yaml(R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow",

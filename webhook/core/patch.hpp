@@ -25,6 +25,7 @@ class JsonPatch {
 
   bool empty() const { return count_ == 0; }
   std::size_t size() const { return count_; }
+  std::size_t bytes() const { return ops_.size(); }  // about the length of to_json()
 
   // The patch as a JSON array.
   std::string to_json() const;

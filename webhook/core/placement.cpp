@@ -156,6 +156,7 @@ class Planner {
     plan.templates.reserve(view_.templates.size());
     for (const auto& node : view_.templates) {
       TemplateOutcome outcome{node.name, decide(node, plan.patch), {}};
+      if (plan.patch.bytes() > kMaxPatchBytes) return too_large();
       if (outcome.reason == Reason::Placed) {
         outcome.pool = chosen_->name;
         if (placed_names.insert(node.name).second) {
@@ -180,6 +181,17 @@ class Planner {
       return plan;
     }
     if (placements.MemberCount() > 0) annotate(plan.patch, placements);
+    if (plan.patch.bytes() > kMaxPatchBytes) return too_large();
+    return plan;
+  }
+
+  // Nothing placed, the object allowed as it is, and one warning saying why.
+  static PlacementPlan too_large() {
+    PlacementPlan plan;
+    plan.warnings.push_back("node-allocator: the patch would exceed " +
+                            std::to_string(kMaxPatchBytes) +
+                            " bytes (inherited nodeSelectors or tolerations copied into every "
+                            "placed template); nothing placed");
     return plan;
   }
 

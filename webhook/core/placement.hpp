@@ -33,6 +33,10 @@ struct TemplateOutcome {
 
 inline constexpr std::size_t kMaxWarnings = 20;
 inline constexpr std::size_t kMaxWarningBytes = 256;
+// kube-apiserver's limit on a request body: an object patched past it could not be stored.
+// Inherited maps are copied into every placed template, so a small object can ask for a patch
+// of gigabytes; past this size nothing is patched and the object is allowed as it is.
+inline constexpr std::size_t kMaxPatchBytes = std::size_t{3} << 20;
 
 struct PlacementPlan {
   bool denied = false;
