@@ -132,6 +132,38 @@ TEST_CASE("fuzz_review: the workflow's podSpecPatch is read once per object, not
   });
 }
 
+TEST_CASE("fuzz_review: callers' large nodeSelectors are compared once, in O(n log n)") {
+  // Two steps templates with 20 000 labels each (differing in the last) both call 200
+  // templates: RapidJSON's == (a scan per member) ran once per callee, over 60 s; under Replace
+  // each callee is conflicting-callers.
+  const auto labels = [](const char* last) {
+    std::string t = "{";
+    for (int i = 0; i < 20000; ++i) t += "\"l" + std::to_string(i) + "\":\"v\",";
+    return t + "\"last\":\"" + last + "\"}";
+  };
+  std::string calls = "[";
+  std::string callees;
+  for (int i = 0; i < 200; ++i) {
+    calls += std::string(i == 0 ? "" : ",") + R"([{"name":"s","template":"t)" + std::to_string(i) +
+             R"("}])";
+    callees += R"(,{"name":"t)" + std::to_string(i) + R"(","container":{"image":"x"}})";
+  }
+  calls += "]";
+  const std::string object =
+      R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow","metadata":{"name":"x"},)"
+      R"("spec":{"templates":[{"name":"A","nodeSelector":)" +
+      labels("a") + R"(,"steps":)" + calls + R"(},{"name":"B","nodeSelector":)" + labels("b") +
+      R"(,"steps":)" + calls + "}" + callees + "]}}";
+  const Policy policy = standard_policy("  existingPlacement: Replace\n");
+  quickly([&] {
+    auto answer = review(review_of(object), policy);
+    REQUIRE(answer.ok());
+    REQUIRE(answer->summary.templates.size() == 202);
+    CHECK(answer->summary.templates[2].reason == Reason::ConflictingCallers);
+    CHECK(answer->summary.templates[201].reason == Reason::ConflictingCallers);
+  });
+}
+
 TEST_CASE("fuzz_review: YAML aliases cannot cycle or expand without bound") {
   // "&a [*a]" is a cycle: to_json recursed until the stack overflowed.
   for (const char* text : {"a: &a [*a]\n", "a: &a {b: *a}\n", "&x [1, *x]"}) {

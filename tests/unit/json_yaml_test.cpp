@@ -426,6 +426,64 @@ TEST_CASE("§7 YAML input must be UTF-8 (found by fuzz_review: a 0xFF byte read 
   CHECK(nodealloc::json::is_string(good->front()["a"]));
 }
 
+TEST_CASE("json::equal is RapidJSON's ==, large objects included (sorted, not scanned)") {
+  std::vector<std::string> texts = {"{}",
+                                    "[]",
+                                    "1",
+                                    "\"1\"",
+                                    "null",
+                                    "true",
+                                    R"({"a":1})",
+                                    R"({"a":"1"})",
+                                    R"({"a":1,"b":2})",
+                                    R"({"b":2,"a":1})",
+                                    R"({"a":1,"a":2})",
+                                    R"({"a":2,"a":1})",
+                                    R"({"a":1,"b":1})",
+                                    R"([{"a":1},{"b":[1,2]}])",
+                                    R"([{"b":[1,2]},{"a":1}])",
+                                    R"([{"a":1},{"b":[1,2,3]}])"};
+  // Past 16 members, in other orders, with one value or one name changed, with a duplicate.
+  const auto big = [](int n, int reversed, const char* last_value, bool duplicate) {
+    std::string t = "{";
+    for (int k = 0; k < n; ++k) {
+      const int i = reversed != 0 ? n - 1 - k : k;
+      if (k > 0) t += ",";
+      t += "\"k" + std::to_string(i) + "\":";
+      t += i == n - 1 ? std::string(last_value) : "{\"v\":[" + std::to_string(i) + "]}";
+    }
+    if (duplicate) t += R"(,"k0":{"v":[0]})";
+    return t + "}";
+  };
+  for (int n : {17, 40}) {
+    for (int reversed : {0, 1}) {
+      texts.push_back(big(n, reversed, "1", false));
+      texts.push_back(big(n, reversed, "2", false));
+      texts.push_back(big(n, reversed, "1", true));
+    }
+  }
+  texts.push_back(R"({"x":)" + big(40, 0, "1", false) + "}");
+  texts.push_back(R"({"x":)" + big(40, 1, "1", false) + "}");
+  texts.push_back(R"({"x":)" + big(40, 1, "3", false) + "}");
+  std::vector<nodealloc::json::Document> docs;
+  for (const auto& t : texts) {
+    auto d = nodealloc::json::parse(t);
+    REQUIRE_MESSAGE(d.ok(), t);
+    docs.push_back(std::move(d.value()));
+  }
+  int equal_pairs = 0;
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    for (std::size_t j = 0; j < docs.size(); ++j) {
+      CAPTURE(texts[i]);
+      CAPTURE(texts[j]);
+      const bool rapidjson_equal = static_cast<const nodealloc::json::Value&>(docs[i]) == docs[j];
+      CHECK(nodealloc::json::equal(docs[i], docs[j]) == rapidjson_equal);
+      equal_pairs += rapidjson_equal && i != j ? 1 : 0;
+    }
+  }
+  CHECK(equal_pairs > 8);  // reorderings of large objects among them
+}
+
 TEST_CASE("json::drop_shadowed_members keeps the last of duplicate keys, in order, at any depth") {
   auto doc = nodealloc::json::parse(
       R"({"a":1,"b":{"x":1,"x":[{"y":1,"y":2}]},"a":3,"c":{},"b":{"x":{"z":1,"z":2},"w":0}})");

@@ -3,6 +3,7 @@
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
@@ -232,6 +233,44 @@ Value make_number(std::string_view text, Allocator& alloc) {
   std::string marked(1, kNumberMark);
   marked.append(text);
   return make_string(marked, alloc);
+}
+
+bool equal(const Value& a, const Value& b) {
+  if (a.IsArray() && b.IsArray()) {
+    if (a.Size() != b.Size()) return false;
+    for (rapidjson::SizeType i = 0; i < a.Size(); ++i) {
+      if (!equal(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (!a.IsObject() || !b.IsObject()) return a == b;
+  if (a.MemberCount() != b.MemberCount()) return false;
+  constexpr rapidjson::SizeType kScanned = 16;  // below this, a scan beats sorting
+  if (b.MemberCount() <= kScanned) {
+    for (const auto& m : a.GetObject()) {
+      const auto found = b.FindMember(m.name);
+      if (found == b.MemberEnd() || !equal(m.value, found->value)) return false;
+    }
+    return true;
+  }
+  // b's members by name; of equal names the first in b, as FindMember finds it.
+  std::vector<const Value::Member*> sorted;
+  sorted.reserve(b.MemberCount());
+  for (const auto& m : b.GetObject()) sorted.push_back(&m);
+  const auto by_name = [](const Value::Member* x, const Value::Member* y) {
+    return str(x->name) < str(y->name);
+  };
+  std::stable_sort(sorted.begin(), sorted.end(), by_name);
+  for (const auto& m : a.GetObject()) {
+    const auto found = std::lower_bound(
+        sorted.begin(), sorted.end(), str(m.name),
+        [](const Value::Member* x, std::string_view name) { return str(x->name) < name; });
+    if (found == sorted.end() || str((*found)->name) != str(m.name) ||
+        !equal(m.value, (*found)->value)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 const Value* member(const Value& v, std::string_view name) {

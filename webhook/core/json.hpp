@@ -76,6 +76,11 @@ const Value* non_empty_object(const Value* v);
 // A member that is a non-empty object, else nullptr.
 const Value* object_member(const Value& v, std::string_view name);
 
+// a == b as RapidJSON defines it (an object's members matched by name, the first of duplicates),
+// in O(n log n) for large objects where RapidJSON's lookup per member is O(n^2): these values
+// come from users, and one is compared once per template.
+bool equal(const Value& a, const Value& b);
+
 // Removes, in v and everything inside it, each member shadowed by a later one of the same name,
 // leaving what Go's decoder sees. Needed before a patch is applied here (RapidJSON's Pointer
 // takes the first of duplicates; kube-apiserver, like member() above, the last).

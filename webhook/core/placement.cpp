@@ -1,6 +1,8 @@
 #include "core/placement.hpp"
 
+#include <boost/container_hash/hash.hpp>
 #include <boost/multiprecision/cpp_int.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <boost/unordered/unordered_flat_set.hpp>
 
 #include "core/template_request.hpp"
@@ -113,9 +115,26 @@ struct Inherited {
 
 // What a template without its own value gets: its callers' value if all that have one agree,
 // else the workflow spec's.
+// Whether two callers' values are equal, each pair compared once per review: many templates
+// share their callers, and a caller's map can be large.
+class CallerComparisons {
+ public:
+  bool equal(const Value& a, const Value& b) {
+    if (&a == &b) return true;
+    const auto [at, added] = known_.try_emplace({&a, &b}, false);
+    if (added) at->second = json::equal(a, b);
+    return at->second;
+  }
+
+ private:
+  boost::unordered_flat_map<std::pair<const Value*, const Value*>, bool,
+                            boost::hash<std::pair<const Value*, const Value*>>>
+      known_;
+};
+
 template <class Get>
 Inherited inherit(const WorkflowView& view, const TemplateNode& node, std::string_view field,
-                  Get get) {
+                  CallerComparisons& comparisons, Get get) {
   Inherited result;
   std::size_t first = 0;
   for (std::size_t caller : node.callers) {
@@ -124,7 +143,7 @@ Inherited inherit(const WorkflowView& view, const TemplateNode& node, std::strin
     if (result.value == nullptr) {
       result.value = v;
       first = caller;
-    } else if (*result.value != *v) {
+    } else if (!comparisons.equal(*result.value, *v)) {
       result.conflict = true;
       result.detail = "callers \"" + view.templates[first].name + "\" and \"" +
                       view.templates[caller].name + "\" set different " + std::string(field);
@@ -238,7 +257,7 @@ class Planner {
     if (merge_own) {
       selector.value = own_selector;
     } else {
-      selector = inherit(view_, node, "nodeSelectors",
+      selector = inherit(view_, node, "nodeSelectors", comparisons_,
                          [](const Value& v) { return json::object_member(v, "nodeSelector"); });
     }
     if (selector.conflict) {
@@ -250,7 +269,7 @@ class Planner {
     if (pool_tolerates) {
       tolerations.value = non_empty_array(fields.tolerations);
       if (tolerations.value == nullptr) {
-        tolerations = inherit(view_, node, "tolerations", [](const Value& v) {
+        tolerations = inherit(view_, node, "tolerations", comparisons_, [](const Value& v) {
           return non_empty_array(json::member(v, "tolerations"));
         });
       }
@@ -309,7 +328,9 @@ class Planner {
     if (base != nullptr) list.CopyFrom(*base, scratch_);
     for (const auto& toleration : pool.tolerations.GetArray()) {
       bool present = false;
-      for (const auto& have : list.GetArray()) present = present || have == toleration;
+      for (const auto& have : list.GetArray()) {
+        present = present || json::equal(have, toleration);
+      }
       if (!present) list.PushBack(Value(toleration, scratch_), scratch_);
     }
     return list;
@@ -349,7 +370,7 @@ class Planner {
   // `current`: the template's `field`, or nullptr.
   void set_if_changed(JsonPatch& patch, const TemplateNode& node, const Value* current,
                       std::string_view field, const Value& value) {
-    if (current != nullptr && *current == value) return;
+    if (current != nullptr && json::equal(*current, value)) return;
     patch.set(pointer(node, field), value, current != nullptr);
   }
 
@@ -358,7 +379,7 @@ class Planner {
     if (const Value* existing = annotation(object_, kPlacementAnnotation);
         existing != nullptr && json::is_string(*existing)) {
       auto parsed = json::parse(json::str(*existing));
-      if (parsed && static_cast<const Value&>(parsed.value()) == placements) return;
+      if (parsed && json::equal(parsed.value(), placements)) return;
     }
     // The patch writes values when they are set: references to these locals are enough.
     const std::string text = json::write(placements);
@@ -395,7 +416,8 @@ class Planner {
   const json::Value& object_;
   const Policy& policy_;
   WorkflowView view_;
-  WorkflowSpecResources spec_resources_;           // after view_: made from its spec
+  WorkflowSpecResources spec_resources_;  // after view_: made from its spec
+  CallerComparisons comparisons_;
   json::Allocator scratch_{kScratchChunk};         // values built for the patch
   std::vector<std::optional<PoolJson>> rendered_;  // by pool index, when first chosen
   std::string pointer_;

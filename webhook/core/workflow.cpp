@@ -1,7 +1,9 @@
 #include "core/workflow.hpp"
 
 #include <algorithm>
+#include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <charconv>
 
 namespace nodealloc {
@@ -25,13 +27,17 @@ class Walker {
       if (!name.empty()) by_name_.try_emplace(name, index);
       inlines(index);
     }
-    // Calls by name can only be resolved once every top-level name is known.
+    // Calls by name can only be resolved once every top-level name is known. Each caller is
+    // listed once, in the order of its first call (a set: a template called from thousands of
+    // templates made a scan of its callers per call quadratic).
+    boost::unordered_flat_set<std::pair<std::size_t, std::size_t>,
+                              boost::hash<std::pair<std::size_t, std::size_t>>>
+        listed;
     for (const auto& [caller, callee] : calls_) {
       auto it = by_name_.find(callee);
       if (it == by_name_.end()) continue;
-      auto& callers = view_.templates[it->second].callers;
-      if (std::find(callers.begin(), callers.end(), caller) == callers.end()) {
-        callers.push_back(caller);
+      if (listed.emplace(it->second, caller).second) {
+        view_.templates[it->second].callers.push_back(caller);
       }
     }
   }
