@@ -113,8 +113,6 @@ struct Inherited {
   std::string detail;
 };
 
-// What a template without its own value gets: its callers' value if all that have one agree,
-// else the workflow spec's.
 // Whether two callers' values are equal, each pair compared once per review: many templates
 // share their callers, and a caller's map can be large.
 class CallerComparisons {
@@ -132,6 +130,8 @@ class CallerComparisons {
       known_;
 };
 
+// What a template without its own value gets: its callers' value if all that have one agree,
+// else the workflow spec's.
 template <class Get>
 Inherited inherit(const WorkflowView& view, const TemplateNode& node, std::string_view field,
                   CallerComparisons& comparisons, Get get) {
