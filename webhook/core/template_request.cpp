@@ -344,15 +344,16 @@ bool is_placeable(const TemplateFields& tmpl) {
 
 PodSpecPatch PodSpecPatch::read(const json::Value* patch) {
   using enum Kind;
-  if (patch == nullptr || patch->IsNull()) return {None, {}};
-  if (!json::is_string(*patch)) return {NotString, {}};
+  if (patch == nullptr || patch->IsNull()) return {None, std::nullopt};
+  if (!json::is_string(*patch)) return {NotString, std::nullopt};
   const std::string_view text = json::str(*patch);
   if (has_expression(text)) {
     // An expression elsewhere cannot change R.
-    return {text.find("resources") != std::string_view::npos ? ResourcesExpression : Ignored, {}};
+    return {text.find("resources") != std::string_view::npos ? ResourcesExpression : Ignored,
+            std::nullopt};
   }
   auto doc = parse_pod_spec_patch(text);
-  if (!doc) return {Unparsable, {}};
+  if (!doc) return {Unparsable, std::nullopt};
   return {Static, std::move(*doc)};
 }
 
@@ -384,7 +385,7 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
         problems.bad("podSpecPatch is neither JSON nor YAML");
         break;
       case PodSpecPatch::Kind::Static:
-        apply_patch(patch->doc, containers, problems);
+        apply_patch(*patch->doc, containers, problems);
         break;
     }
   }

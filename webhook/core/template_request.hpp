@@ -1,6 +1,7 @@
 // A template's effective resource request R (spec §3): what its pod asks the scheduler for.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/json.hpp"
@@ -23,7 +24,7 @@ struct TemplateRequest {
 struct PodSpecPatch {
   enum class Kind { None, Ignored, NotString, ResourcesExpression, Unparsable, Static };
   Kind kind = Kind::None;
-  json::Document doc;  // Static: the patch
+  std::optional<json::Document> doc;  // Static: the patch (a Document allocates when made)
 
   static PodSpecPatch read(const json::Value* patch);
 };
