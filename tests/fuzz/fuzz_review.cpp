@@ -240,7 +240,8 @@ std::string check_answer(const std::string& sent, const Document& request_root,
 void check_review(const std::string& sent, const Document& request_root, const Policy& policy,
                   bool second) {
   auto answer = review(sent, policy);
-  // The fast read (simdjson, pruned) and the full parse answer alike, byte for byte.
+  // The fast read (simdjson's stage 1 scanned, pruned), its DOM road and the full parse answer
+  // alike, byte for byte.
   // So does the pruned read through json::parse (what texts beyond ReviewReader::kFastLimit get).
   const auto full = review(sent, policy, ReviewParse::Full);
   const auto same_as_full = [&](const Result<Answer>& pruned, const std::string& which) {
@@ -256,6 +257,8 @@ void check_review(const std::string& sent, const Document& request_root, const P
     }
   };
   same_as_full(answer, "the simdjson read");
+  json::ReviewReader tape(json::ReviewReader::kFastLimit, json::ReviewReader::Stage2::kTape);
+  same_as_full(review(sent, policy, tape), "the simdjson DOM read");
   json::ReviewReader rapidjson_pruned(0);
   same_as_full(review(sent, policy, rapidjson_pruned), "the pruned RapidJSON read");
   if (!answer) {

@@ -27,16 +27,18 @@ std::string review_of(std::string_view object, std::string_view kind = "Workflow
 }
 
 // Every path gives the same result: the same answer body, or the same error. The pruned read
-// through json::parse (texts beyond kFastLimit) is forced with a reader whose limit is 0.
+// through json::parse (texts beyond kFastLimit) is forced with a reader whose limit is 0, the
+// DOM road (what the scan leaves) with Stage2::kTape.
 void check_same(const std::string& text, const Policy& policy) {
   auto full = review(text, policy, ReviewParse::Full);
   json::ReviewReader rapidjson_pruned(0);
+  json::ReviewReader tape(json::ReviewReader::kFastLimit, json::ReviewReader::Stage2::kTape);
   // Parsed where it is, with padding that would change the text were it read as part of it.
   json::ReviewReader in_place;
   const std::string padded = text + std::string(json::ReviewReader::kPadding, '"');
   const std::string_view unpadded(padded.data(), text.size());
   for (auto fast : {review(text, policy, ReviewParse::Fast), review(text, policy, rapidjson_pruned),
-                    review(unpadded, policy, in_place, true)}) {
+                    review(text, policy, tape), review(unpadded, policy, in_place, true)}) {
     REQUIRE_MESSAGE(fast.ok() == full.ok(), text);
     if (fast.ok()) {
       CHECK_MESSAGE(fast->body == full->body, text);
@@ -49,9 +51,16 @@ void check_same(const std::string& text, const Policy& policy) {
   }
 }
 
-bool fast_path_taken(std::string_view text) {
-  json::ReviewReader reader;
+bool fast_path_taken(std::string_view text,
+                     json::ReviewReader::Stage2 stage2 = json::ReviewReader::Stage2::kScan) {
+  json::ReviewReader reader(json::ReviewReader::kFastLimit, stage2);
   return reader.read(text).has_value();
+}
+
+// Whether the scan itself answered (not the DOM road it leaves what it is unsure of to).
+bool scanned(std::string_view text) {
+  json::ReviewReader reader;
+  return reader.read(text).has_value() && reader.scanned();
 }
 
 const char* const kWorkflow = R"({"apiVersion":"argoproj.io/v1alpha1","kind":"Workflow",
@@ -87,6 +96,7 @@ TEST_CASE("review_reader: a realistic review reads fast, with the full parse's a
     const Policy policy = standard_policy(settings);
     const std::string text = review_of(kWorkflow);
     CHECK(fast_path_taken(text));
+    CHECK(scanned(text));
     check_same(text, policy);
     check_same(review_of(kWorkflow, "WorkflowTemplate", "UPDATE"), policy);
     check_same(review_of(kWorkflow, "Workflow", "UPDATE"), policy);
@@ -111,7 +121,11 @@ TEST_CASE("review_reader: numbers whose text a value cannot give back take the f
   CHECK(fast_path_taken(plain));
   CHECK_FALSE(fast_path_taken(review_of(
       R"({"spec":{"templates":[{"container":{"resources":{"requests":{"cpu":0.5}}}}]}})")));
-  CHECK_FALSE(fast_path_taken(review_of(R"({"spec":{"nodeSelector":{"a":0},"x":"-0"}})")));
+  // The DOM road sees a kept 0 but not its text: "-0" anywhere sends it to json::parse. The
+  // scan reads the text itself.
+  const std::string zero = review_of(R"({"spec":{"nodeSelector":{"a":0},"x":"-0"}})");
+  CHECK_FALSE(fast_path_taken(zero, json::ReviewReader::Stage2::kTape));
+  CHECK(scanned(zero));
   CHECK(fast_path_taken(review_of(R"({"spec":{"nodeSelector":{"a":0}}})")));
   // Numbers in what is dropped are validated, never needed exactly.
   CHECK(fast_path_taken(review_of(R"({"spec":{"parallelism":0.5,"x":-0,"y":1e300}})")));
@@ -213,6 +227,7 @@ TEST_CASE("review_reader: every corpus workflow gets the same answer both ways")
   }
   const Policy policy = standard_policy("  existingPlacement: Merge\n");
   int compared = 0;
+  int scanned_reviews = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
     const auto ext = entry.path().extension();
     if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml" && ext != ".json")) continue;
@@ -228,9 +243,122 @@ TEST_CASE("review_reader: every corpus workflow gets the same answer both ways")
       json::Writer<rapidjson::StringBuffer> writer(buffer);
       doc.Accept(writer);
       CHECK(json::write(doc) == std::string(buffer.GetString(), buffer.GetSize()));
-      check_same(review_of(json::write(doc), json::str(*kind)), policy);
+      const std::string text = review_of(json::write(doc), json::str(*kind));
+      check_same(text, policy);
+      scanned_reviews += scanned(text) ? 1 : 0;
       ++compared;
     }
   }
   CHECK(compared > 200);
+  MESSAGE(scanned_reviews << " of " << compared << " corpus reviews scanned");
+  CHECK(scanned_reviews > compared * 9 / 10);  // the rest hold a fraction or an exponent
+}
+
+TEST_CASE("review_reader: the scan keeps what the DOM road keeps, escapes and layout included") {
+  const Policy policy = standard_policy("  existingPlacement: Merge\n");
+  // Pretty-printed, as kubectl's own files are (kube-apiserver sends compact JSON).
+  std::string pretty;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : review_of(kWorkflow)) {
+    pretty += c;
+    if (in_string) {
+      in_string = escaped || c != '"';
+      escaped = !escaped && c == '\\';
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == ',' || c == '{' || c == '[') {
+      pretty += "\n  \t";
+    } else if (c == ':') {
+      pretty += " \r\n";
+    }
+  }
+  REQUIRE(json::parse(pretty).ok());
+  const std::vector<std::string> texts = {
+      pretty,
+      // Escapes in kept strings and keys (a key spelled with an escape is still the key), in
+      // dropped ones, and escaped backslashes before a quote.
+      review_of(
+          R"({"kind":"Workflow","metadata":{"na\u006de":"w\"1\\","annotations":{"x":"\\\\\"\/"}},)"
+          R"("spec":{"templates":[{"n\u0061me":"t\u00e9\n","args":["\\","a\"b\\\\"],)"
+          R"("container":{"resources":{"requests":{"cpu":"1\u0030"}}},"nodeSelector":{"k\t":"\u20ac"}}]}})"),
+      // Every literal and integer form, kept and dropped.
+      review_of(
+          R"({"kind":"Workflow","spec":{"x":[true,false,null,0,-1,123456789012345678,-5,[],{}],)"
+          R"("templates":[{"name":"t","container":{"resources":{"requests":{"cpu":7,"memory":-3}}},)"
+          R"("nodeSelector":{"a":true,"b":null,"c":[1,{"d":false}]}}]}})"),
+      // Keys and values that are not what a shape expects are kept whole.
+      review_of(R"({"kind":"Workflow","spec":{"templates":{"a":1},"nodeSelector":[1,"x"]}})"),
+      review_of(R"({"kind":"Workflow","spec":{"templates":[1,"x",null,[],{"name":{}}]}})"),
+      review_of(R"({"kind":"Workflow","spec":{"templates":[{"name":"a","resource":{"x":[1]}}]}})"),
+  };
+  for (const auto& text : texts) {
+    CAPTURE(text);
+    CHECK(scanned(text));
+    check_same(text, policy);
+  }
+}
+
+TEST_CASE("review_reader: what the scan is not sure of goes the DOM road, with its answer") {
+  const Policy policy = standard_policy();
+  const std::string deep = std::string(600, '[') + std::string(600, ']');
+  const std::vector<std::string> unsure = {
+      review_of(R"({"spec":{"x":0.5}})"),                      // a fraction, even dropped
+      review_of(R"({"spec":{"x":1e3}})"),                      // an exponent
+      review_of(R"({"spec":{"x":1234567890123456789}})"),      // 19 digits
+      review_of(R"({"spec":{"x":-0}})"),                       // "-0"
+      review_of(R"({"spec":{"x":"\ud83d\ude00"}})"),           // a surrogate pair, dropped
+      review_of(R"({"metadata":{"name":"\uD800"}})"),          // a lone surrogate
+      review_of(R"({"spec":{"x":)" + deep + "}}"),             // deeper than the scan goes
+      review_of(R"({"spec":{"nodeSelector":)" + deep + "}}"),  // the same, kept
+      "[1]",
+      "\"x\"",
+  };
+  for (const auto& text : unsure) {
+    CAPTURE(text.substr(0, 120));
+    CHECK_FALSE(scanned(text));
+    check_same(text, policy);
+  }
+  // Malformed anywhere, kept or dropped: the scan gives up, the DOM road refuses, json::parse
+  // gives the error.
+  const std::vector<std::string> malformed = {
+      R"({"x":[1,]})",
+      R"({"x":[1 2]})",
+      R"({"x":{"a" 1}})",
+      R"({"x":{"a":1,}})",
+      R"({"x":{,}})",
+      R"({"x":[,1]})",
+      R"({"x":{"a":1:2}})",
+      R"({"x":tru})",
+      R"({"x":nul})",
+      R"({"x":falsey})",
+      R"({"x":01})",
+      R"({"x":-})",
+      R"({"x":1.})",
+      R"({"x":"\q"})",
+      R"({"x":"\u12G4"})",
+      R"({"x":[}})",
+      R"({"x":{]})",
+      R"({"x":{1:2}})",
+      R"({"x":"a""b"})",
+      R"({"x":1}})",
+      R"({"x":1},{})",
+      R"({"x":)",
+      R"({"x")",
+      R"({"kind":"W"})"
+      "x",
+      R"({"x":truex})",
+      R"({"x":--1})",
+      R"({"x":+1})",
+      R"({"x":1x})",
+  };
+  for (const std::string& object : malformed) {
+    for (const std::string& text :
+         {review_of(object), review_of(R"({"spec":{"nodeSelector":)" + object + "}}")}) {
+      CAPTURE(text);
+      CHECK_FALSE(scanned(text));
+      CHECK_FALSE(review(text, policy).ok());
+      check_same(text, policy);
+    }
+  }
 }

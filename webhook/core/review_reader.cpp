@@ -2,10 +2,12 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <vector>
 
 namespace nodealloc::json {
 namespace {
@@ -243,6 +245,290 @@ class Pruner {
   bool minus_zero_possible_ = false;
 };
 
+// The same pruned document as Pruner's, read straight from simdjson's stage 1 (the structural
+// index: where every token starts, with UTF-8, control characters and string boundaries already
+// checked) instead of from its DOM tape: the tape holds every string copied and every number
+// parsed, most of them dropped here. What the tape building validates besides is validated on
+// the way: the grammar (a pushdown walk over the tokens), literals, numbers, and the escapes of
+// every string that has a backslash (by simdjson's own unescaper). The scan is only a faster
+// road to Pruner's answer: whatever it is not sure of (a fraction or exponent, an integer of 19
+// digits or more, "-0", a surrogate escape, nesting beyond kMaxDepth, a root that is not an
+// object, anything malformed) gives up, and read() takes the DOM road, whose answer or error
+// stays the reference. Kept strings are copied into the reader's own buffer.
+// Stage 1, its index and the unescaper are reached through dom::parser::implementation, public
+// but marked internal: CMakeLists.txt asks for simdjson 3.0.x (Debian 12: 3.0.1).
+class Scanner {
+ public:
+  using State = ParseFilter::State;
+  static constexpr unsigned kMaxDepth = 512;
+
+  Scanner(const simdjson::internal::dom_parser_implementation& stage1, std::string_view text,
+          const std::uint32_t* backslashes, char* strings)
+      : impl_(stage1),
+        buf_(text.data()),
+        len_(static_cast<std::uint32_t>(text.size())),
+        idx_(stage1.structural_indexes.get()),
+        n_(stage1.n_structural_indexes),
+        backslash_(backslashes),
+        strings_(strings) {}
+
+  bool operator()(Document& out) {
+    if (n_ == 0 || buf_[idx_[0]] != '{') return ok_ = false;
+    i_ = 1;
+    ok_ = object(filter_.root(), out, 1) && i_ == n_;
+    return ok_;
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  // The next token's first byte, or 0 past the last.
+  char peek() const { return i_ < n_ ? buf_[idx_[i_]] : '\0'; }
+  // Where the next token starts (the text's end past the last).
+  std::uint32_t next_start() const { return i_ < n_ ? idx_[i_] : len_; }
+
+  static bool delimiter(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':' || c == ']' ||
+           c == '}' || c == '[' || c == '{';
+  }
+  bool literal(std::uint32_t pos, std::string_view word) const {
+    const std::uint32_t end = pos + static_cast<std::uint32_t>(word.size());
+    return end < len_ && std::string_view(buf_ + pos, word.size()) == word && delimiter(buf_[end]);
+  }
+  // An integer of at most 18 digits, not "-0": its text is its value's decimal form, as Pruner
+  // writes it. Anything else gives up (fractions and exponents included).
+  std::string_view integer(std::uint32_t pos) const {
+    std::uint32_t p = pos + (buf_[pos] == '-' ? 1 : 0);
+    const std::uint32_t digits = p;
+    while (p < len_ && buf_[p] >= '0' && buf_[p] <= '9') ++p;
+    const std::uint32_t count = p - digits;
+    if (count == 0 || count > 18 || (buf_[digits] == '0' && (count > 1 || digits != pos)))
+      return {};
+    if (p >= len_ || !delimiter(buf_[p])) return {};
+    return {buf_ + pos, p - pos};
+  }
+  bool scalar(std::uint32_t pos) {
+    switch (buf_[pos]) {
+      case '"':
+        return valid_string(pos);
+      case 't':
+        return literal(pos, "true");
+      case 'f':
+        return literal(pos, "false");
+      case 'n':
+        return literal(pos, "null");
+      default:
+        return !integer(pos).empty();
+    }
+  }
+
+  // The string whose opening quote is at pos, unescaped: a view into the text when it holds
+  // no escape, else written at strings_ (kept only by keep()). nullptr data: malformed, or a
+  // surrogate escape (left to the DOM road).
+  std::string_view string(std::uint32_t pos) {
+    const std::uint32_t next = next_start();
+    if (*backslash_ < next) return unescape(pos, next);
+    // No escape: the string ends at the last quote before the next token.
+    std::uint32_t close = next - 1;
+    while (close > pos && buf_[close] != '"') --close;
+    if (close == pos) return {};
+    return {buf_ + pos + 1, close - pos - 1};
+  }
+  // A dropped string: only its escapes need checking (stage 1 checked the rest).
+  bool valid_string(std::uint32_t pos) {
+    const std::uint32_t next = next_start();
+    return *backslash_ >= next || unescape(pos, next).data() != nullptr;
+  }
+  std::string_view unescape(std::uint32_t pos, std::uint32_t next) {
+    // simdjson refuses lone surrogates and reads pairs; both are left to it.
+    for (; *backslash_ < next; ++backslash_) {
+      if (buf_[*backslash_ + 1] == '\\') {
+        ++backslash_;  // an escaped backslash: the next one is its second byte
+      } else if (buf_[*backslash_ + 1] == 'u' && (buf_[*backslash_ + 2] | 0x20) == 'd' &&
+                 buf_[*backslash_ + 3] >= '8') {
+        return {};
+      }
+    }
+    auto* dst = reinterpret_cast<std::uint8_t*>(strings_);
+    const std::uint8_t* end =
+        impl_.parse_string(reinterpret_cast<const std::uint8_t*>(buf_ + pos + 1), dst);
+    if (end == nullptr) return {};
+    return {strings_, static_cast<std::size_t>(end - dst)};
+  }
+  // Keeps a string from string() in the strings buffer (copied unless unescaped there).
+  std::string_view keep(std::string_view s) {
+    if (s.data() != strings_) std::memcpy(strings_, s.data(), s.size());
+    const std::string_view kept(strings_, s.size());
+    strings_ += s.size();
+    return kept;
+  }
+
+  // Validates the value starting at token pos, keeping nothing. Iterative: the depth is
+  // bounded by kMaxDepth, not by the C++ stack.
+  bool skip(std::uint32_t pos, unsigned depth) {
+    char c = buf_[pos];
+    if (c != '{' && c != '[') return scalar(pos);
+    unsigned level = 0;
+    std::uint64_t* const in_object = in_object_;
+    const auto open = [&](char bracket) {
+      if (depth + level + 1 > kMaxDepth) return false;
+      ++level;
+      const std::uint64_t bit = std::uint64_t{1} << (level % 64);
+      if (bracket == '{') {
+        in_object[level / 64] |= bit;
+      } else {
+        in_object[level / 64] &= ~bit;
+      }
+      return true;
+    };
+    const auto is_object = [&] { return (in_object[level / 64] >> (level % 64) & 1) != 0; };
+    // What the token after an opening bracket, a colon or a comma may be.
+    enum class Expect { kFirst, kKey, kValue, kCommaOrClose } expect = Expect::kFirst;
+    if (!open(c)) return false;
+    while (true) {
+      if (i_ >= n_) return false;
+      pos = idx_[i_++];
+      c = buf_[pos];
+      if (expect == Expect::kFirst) {
+        if (c == (is_object() ? '}' : ']')) {
+          if (--level == 0) return true;
+          expect = Expect::kCommaOrClose;
+          continue;
+        }
+        expect = is_object() ? Expect::kKey : Expect::kValue;
+      }
+      switch (expect) {
+        case Expect::kKey:
+          if (c != '"' || !valid_string(pos)) return false;
+          if (i_ >= n_ || buf_[idx_[i_++]] != ':') return false;
+          expect = Expect::kValue;
+          break;
+        case Expect::kValue:
+          if (c == '{' || c == '[') {
+            if (!open(c)) return false;
+            expect = Expect::kFirst;
+          } else {
+            if (!scalar(pos)) return false;
+            expect = Expect::kCommaOrClose;
+          }
+          break;
+        case Expect::kCommaOrClose:
+          if (c == ',') {
+            expect = is_object() ? Expect::kKey : Expect::kValue;
+          } else if (c == (is_object() ? '}' : ']')) {
+            if (--level == 0) return true;
+          } else {
+            return false;
+          }
+          break;
+        case Expect::kFirst:
+          break;  // handled above
+      }
+    }
+  }
+
+  // Keeps the value starting at token pos as `state` says (never nullptr), as Pruner::copy.
+  bool value(std::uint32_t pos, State state, Document& out, unsigned depth) {
+    switch (buf_[pos]) {
+      case '{':
+        return object(state, out, depth + 1);
+      case '[':
+        return array(state, out, depth + 1);
+      case '"': {
+        std::string_view s = string(pos);
+        if (s.data() == nullptr) return false;
+        s = keep(s);
+        return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), false);
+      }
+      case 't':
+        return literal(pos, "true") && out.Bool(true);
+      case 'f':
+        return literal(pos, "false") && out.Bool(false);
+      case 'n':
+        return literal(pos, "null") && out.Null();
+      default: {
+        const std::string_view digits = integer(pos);
+        if (digits.empty()) return false;
+        char buffer[24];
+        buffer[0] = kNumberMark;
+        std::memcpy(buffer + 1, digits.data(), digits.size());
+        return out.String(buffer, static_cast<rapidjson::SizeType>(digits.size() + 1), true);
+      }
+    }
+  }
+
+  // The cursor is past the opening brace.
+  bool object(State state, Document& out, unsigned depth) {
+    if (depth > kMaxDepth) return false;
+    const State members = filter_.object_members(state);
+    out.StartObject();
+    rapidjson::SizeType kept = 0;
+    if (peek() == '}') {
+      ++i_;
+      return out.EndObject(0);
+    }
+    while (true) {
+      if (i_ >= n_) return false;
+      const std::uint32_t key_pos = idx_[i_++];
+      if (buf_[key_pos] != '"') return false;
+      std::string_view key = string(key_pos);
+      if (key.data() == nullptr || i_ + 1 >= n_ || buf_[idx_[i_++]] != ':') return false;
+      const State member = members == nullptr ? nullptr : filter_.member(members, key);
+      const std::uint32_t pos = idx_[i_++];
+      if (member == nullptr) {
+        if (!skip(pos, depth)) return false;
+      } else {
+        key = keep(key);
+        out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()), false);
+        if (!value(pos, member, out, depth)) return false;
+        ++kept;
+      }
+      if (i_ >= n_) return false;
+      const char c = buf_[idx_[i_++]];
+      if (c == '}') return out.EndObject(kept);
+      if (c != ',') return false;
+    }
+  }
+
+  bool array(State state, Document& out, unsigned depth) {
+    if (depth > kMaxDepth) return false;
+    const State elements = filter_.array_elements(state);
+    out.StartArray();
+    rapidjson::SizeType kept = 0;
+    if (peek() == ']') {
+      ++i_;
+      return out.EndArray(0);
+    }
+    while (true) {
+      if (i_ >= n_) return false;
+      const std::uint32_t pos = idx_[i_++];
+      const State element = elements == nullptr ? nullptr : filter_.element(elements);
+      if (element == nullptr) {
+        if (!skip(pos, depth)) return false;
+      } else {
+        if (!value(pos, element, out, depth)) return false;
+        ++kept;
+      }
+      if (i_ >= n_) return false;
+      const char c = buf_[idx_[i_++]];
+      if (c == ']') return out.EndArray(kept);
+      if (c != ',') return false;
+    }
+  }
+
+  const ShapeFilter filter_;
+  const simdjson::internal::dom_parser_implementation& impl_;
+  const char* buf_;
+  std::uint32_t len_;
+  const std::uint32_t* idx_;
+  std::uint32_t n_;
+  std::uint32_t i_ = 0;
+  const std::uint32_t* backslash_;  // the next backslash's position; the list ends with ~0
+  char* strings_;                   // where the next kept string goes
+  // skip()'s: bit l is set when the container open at level l (1 to kMaxDepth) is an object.
+  std::uint64_t in_object_[kMaxDepth / 64 + 1] = {};
+  bool ok_ = false;
+};
+
 // A number whose value is 0 but whose text has an exponent beyond 308 ("0e400"): simdjson reads
 // 0, RapidJSON refuses it as too big (Go reads 0). Any double 0 anywhere in the text, kept or
 // dropped, sends the text to json::parse so both paths refuse alike; doubles are rare and zero
@@ -282,15 +568,21 @@ struct ReviewReader::Parser {
   dom::parser parser;
   std::unique_ptr<char[]> first_chunk = std::make_unique<char[]>(kFirstChunk);
   Allocator pool{first_chunk.get(), kFirstChunk, kMoreChunks};
+  // The scan's: the text's backslashes (then ~0), kept strings, an unpadded text's padded copy.
+  std::vector<std::uint32_t> backslashes;
+  std::unique_ptr<char[]> strings;
+  std::unique_ptr<char[]> padded_copy;
+  std::size_t capacity = 0;  // of strings and padded_copy: a text this long, and padding
 };
 
-ReviewReader::ReviewReader(std::size_t fast_limit)
-    : fast_limit_(fast_limit), parser_(std::make_unique<Parser>()) {}
+ReviewReader::ReviewReader(std::size_t fast_limit, Stage2 stage2)
+    : fast_limit_(fast_limit), stage2_(stage2), parser_(std::make_unique<Parser>()) {}
 ReviewReader::~ReviewReader() = default;
 
 static_assert(ReviewReader::kPadding >= simdjson::SIMDJSON_PADDING);
 
 std::optional<Document> ReviewReader::read(std::string_view text, bool padded) {
+  scanned_ = false;
   // A byte-order mark, and the rest of what simdjson refuses, is json::parse's to judge.
   if (!text.empty() && static_cast<unsigned char>(text.front()) == 0xEF) return std::nullopt;
   if (text.size() > fast_limit_) {
@@ -298,6 +590,12 @@ std::optional<Document> ReviewReader::read(std::string_view text, bool padded) {
     auto doc = json::parse(text, &filter);
     if (!doc) return std::nullopt;  // the full parse gives the error
     return std::move(doc.value());
+  }
+  if (stage2_ == Stage2::kScan && text.size() <= kReusedCapacity) {
+    if (auto doc = scan(text, padded)) {
+      scanned_ = true;
+      return doc;
+    }
   }
   std::optional<dom::parser> own;
   dom::parser& parser = text.size() <= kReusedCapacity ? parser_->parser : own.emplace();
@@ -316,6 +614,45 @@ std::optional<Document> ReviewReader::read(std::string_view text, bool padded) {
   Pruner pruner(text, root, !own.has_value());
   doc->Populate(pruner);
   if (!pruner.ok()) return std::nullopt;
+  return doc;
+}
+
+std::optional<Document> ReviewReader::scan(std::string_view text, bool padded) {
+  Parser& p = *parser_;
+  if (p.capacity < text.size()) {
+    p.capacity = std::max(text.size(), std::size_t{4096});
+    p.strings = std::make_unique<char[]>(p.capacity + 2 * kPadding);
+    p.padded_copy.reset();
+  }
+  const char* data = text.data();
+  if (!padded) {
+    if (!p.padded_copy) p.padded_copy = std::make_unique<char[]>(p.capacity + kPadding);
+    std::memcpy(p.padded_copy.get(), text.data(), text.size());
+    std::memset(p.padded_copy.get() + text.size(), 0, kPadding);
+    data = p.padded_copy.get();
+  }
+  if (text.empty()) return std::nullopt;
+  if ((!p.parser.implementation || p.parser.capacity() < text.size()) &&
+      p.parser.allocate(text.size()) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  auto& stage1 = *p.parser.implementation;
+  if (stage1.stage1(reinterpret_cast<const std::uint8_t*>(data), text.size(),
+                    simdjson::stage1_mode::regular) != simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  p.backslashes.clear();
+  const char* const end = data + text.size();
+  for (const char* b = data; (b = static_cast<const char*>(std::memchr(b, '\\', end - b))); ++b) {
+    p.backslashes.push_back(static_cast<std::uint32_t>(b - data));
+  }
+  p.backslashes.push_back(~std::uint32_t{0});
+  p.pool.Clear();
+  std::optional<Document> doc(std::in_place, &p.pool);
+  Scanner scanner(stage1, std::string_view(data, text.size()), p.backslashes.data(),
+                  p.strings.get());
+  doc->Populate(scanner);
+  if (!scanner.ok()) return std::nullopt;
   return doc;
 }
 

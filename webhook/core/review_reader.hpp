@@ -30,8 +30,14 @@ class ReviewReader {
   // What simdjson may read past a text's end (SIMDJSON_PADDING; checked where it is known).
   static constexpr std::size_t kPadding = 64;
 
-  // fast_limit: other than kFastLimit only in tests (0: every text through json::parse).
-  explicit ReviewReader(std::size_t fast_limit = kFastLimit);
+  // How a text up to kReusedCapacity is read after simdjson's stage 1 (its structural index):
+  // kScan walks the index, validating and keeping what placement reads, and leaves to kTape
+  // what it is not sure of; kTape builds simdjson's DOM (every value parsed) and prunes that.
+  enum class Stage2 { kScan, kTape };
+
+  // fast_limit and stage2: other than the defaults only in tests (fast_limit 0: every text
+  // through json::parse; kTape: the DOM road alone, which the scan's answers are held to).
+  explicit ReviewReader(std::size_t fast_limit = kFastLimit, Stage2 stage2 = Stage2::kScan);
   ~ReviewReader();
   ReviewReader(const ReviewReader&) = delete;
   ReviewReader& operator=(const ReviewReader&) = delete;
@@ -47,9 +53,15 @@ class ReviewReader {
   // it is; else simdjson first copies it into a padded buffer of its own.
   std::optional<Document> read(std::string_view text, bool padded = false);
 
+  // Whether the last read() was answered by the scan (kScan), not the DOM road or json::parse.
+  bool scanned() const { return scanned_; }
+
  private:
   struct Parser;
+  std::optional<Document> scan(std::string_view text, bool padded);
   std::size_t fast_limit_;
+  Stage2 stage2_;
+  bool scanned_ = false;
   std::unique_ptr<Parser> parser_;
 };
 
