@@ -324,9 +324,14 @@ def main():
     ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     ap.add_argument("--log-level", default="warn")
     ap.add_argument("--plot", help="write a PNG of the scaling curve (needs python3-matplotlib)")
+    ap.add_argument("--compare", metavar="BUILD",
+                    help="judge a change: alternate this other build of ours (before the change) "
+                         "with BUILD, in process and end to end, and print the ratios")
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
+    if args.compare:
+        return compare(os.path.abspath(args.compare), build, args)
     workdir = os.path.join(build, "bench")
     os.makedirs(workdir, exist_ok=True)
     binary = os.path.join(build, "argo-node-allocator")
@@ -418,6 +423,54 @@ def main():
     print_table(results)
     if args.plot and "core" in results:
         plot(results, args.plot)
+
+
+def compare(before, after, args):
+    """Two builds of ours, alternated round by round on the same traffic: what a change gives.
+
+    The machine's speed moves by tens of percent within minutes, so only ratios taken within a
+    round mean anything; their median and range over the rounds are printed."""
+    workdir = os.path.join(after, "bench")
+    os.makedirs(workdir, exist_ok=True)
+    body_file = os.path.join(workdir, "review50.json")
+    with open(body_file, "wb") as f:
+        f.write(subprocess.run([os.path.join(after, "tests", "bench", "core_bench"), POLICY,
+                                "--emit", "50"], check=True, capture_output=True).stdout)
+    core = {"before": [], "after": []}
+    for _ in range(args.rounds):
+        for name, build in (("before", before), ("after", after)):
+            rows = run_core(build, args.core_ms / 4)
+            core[name].append(next(r["review_ns"] for r in rows
+                                   if r.get("group") == "core" and r.get("templates") == 50) / 1000)
+    certs = ensure_certs(workdir)
+    servers = {"before": Ours(os.path.join(before, "argo-node-allocator"), certs, args.log_level),
+               "after": Ours(os.path.join(after, "argo-node-allocator"), certs, args.log_level)}
+    for server in servers.values():
+        server.start()
+    # One concurrency: 64 (the targets'), unless --concurrency names a single other one.
+    clients = 64 if "," in args.concurrency else int(args.concurrency)
+    e2e = {"before": [], "after": []}
+    try:
+        for _ in range(args.rounds):
+            for name in ("before", "after"):
+                e2e[name].append(load(servers[name], body_file, clients, args.seconds, args.warmup,
+                                      workdir))
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    def ratios(a, b):
+        return fmt_ratio([y / x for x, y in zip(a, b)])
+    cpu = {k: [r["cpu_us_per_req"] for r in v] for k, v in e2e.items()}
+    rps = {k: [r["rps"] for r in v] for k, v in e2e.items()}
+    print(f"COMPARE  before {before}\n         after  {after}")
+    print(f"  core, 50 templates (us)     before {statistics.median(core['before']):.1f}  "
+          f"after {statistics.median(core['after']):.1f}  after/before {ratios(core['before'], core['after'])}")
+    print(f"  CPU/request at c={clients} (us)  before {statistics.median(cpu['before']):.1f}  "
+          f"after {statistics.median(cpu['after']):.1f}  after/before {ratios(cpu['before'], cpu['after'])}")
+    print(f"  req/s at c={clients}             before {statistics.median(rps['before']):.0f}  "
+          f"after {statistics.median(rps['after']):.0f}  after/before {ratios(rps['before'], rps['after'])}")
+    print(f"  {args.rounds} rounds, load {load_average():.1f}")
 
 
 def cpu_model():
