@@ -1,8 +1,9 @@
-// The AdmissionReview read fast. simdjson validates the whole text (UTF-8, strings, numbers,
-// structure: a full parse, at several GB/s), and only what placement reads is copied into a
-// small RapidJSON document (review metadata; per template its name, calls, containers' names
-// and resources, podSpecPatch, podResources, nodeSelector, affinity, tolerations). Env, args,
-// scripts, volumes and the rest, most of a review's bytes, are validated and dropped.
+// The AdmissionReview read fast. The whole text is validated as a full parse would (UTF-8,
+// strings, numbers, structure: simdjson's stage 1 at several GB/s, then a walk over its index,
+// or simdjson's DOM), and only what placement reads is copied into a small RapidJSON document
+// (review metadata; per template its name, calls, containers' names and resources,
+// podSpecPatch, podResources, nodeSelector, affinity, tolerations). Env, args, scripts, volumes
+// and the rest, most of a review's bytes, are validated and dropped.
 //
 // Arrays keep every element, so a kept template has the same index (and patch path) as in the
 // text, and a key's duplicates are all kept, so json::member still sees the last one.
@@ -22,7 +23,9 @@ namespace nodealloc::json {
 // kReusedCapacity, and made for the one review above that. A longer text (kube-apiserver sends
 // up to 3 MiB) is parsed by json::parse with the same pruning: simdjson's buffers for it would
 // come from mmap and cost a page fault per 4 KiB on every review, more than RapidJSON's whole
-// parse. Not thread-safe: one reader per thread.
+// parse. The scan keeps, as long as the longest text it read (so at most kReusedCapacity each),
+// a buffer for the strings it keeps and, for texts not padded, a padded copy. Not thread-safe:
+// one reader per thread.
 class ReviewReader {
  public:
   static constexpr std::size_t kReusedCapacity = std::size_t{256} * 1024;
