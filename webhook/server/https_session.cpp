@@ -40,7 +40,7 @@ bool iequals(std::string_view a, std::string_view b) {
 
 class HttpsSession final : public Connection, public std::enable_shared_from_this<HttpsSession> {
  public:
-  HttpsSession(tcp::socket&& socket, HttpsShared& shared, json::ReviewReader& reader,
+  HttpsSession(TcpSocket&& socket, HttpsShared& shared, json::ReviewReader& reader,
                std::shared_ptr<ssl::context> context)
       : shared_(shared),
         reader_(reader),
@@ -68,7 +68,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
  private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  TcpStream& lowest() { return beast::get_lowest_layer(stream_); }
   const Config& config() const { return shared_.config; }
 
   void handshake() {
@@ -279,9 +279,9 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   HttpsShared& shared_;
-  json::ReviewReader& reader_;                   // the worker's
-  std::shared_ptr<ssl::context> context_;        // outlives stream_
-  beast::ssl_stream<beast::tcp_stream> stream_;  // flat_stream: one TLS record per answer
+  json::ReviewReader& reader_;             // the worker's
+  std::shared_ptr<ssl::context> context_;  // outlives stream_
+  beast::ssl_stream<TcpStream> stream_;    // flat_stream: one TLS record per answer
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;

@@ -52,12 +52,12 @@ class TcpListener final : public Listener, public std::enable_shared_from_this<T
   void accept() {
     if (!acceptor_.is_open()) return;
     acceptor_.async_accept(*into_[next_],
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                           [self = shared_from_this()](beast::error_code ec, TcpSocket socket) {
                              self->on_accept(ec, std::move(socket));
                            });
   }
 
-  void on_accept(beast::error_code ec, tcp::socket socket) {
+  void on_accept(beast::error_code ec, TcpSocket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;
     if (ec) {
       // E.g. out of file descriptors: say so and try again shortly rather than spin.

@@ -9,7 +9,7 @@
 namespace nodealloc::server {
 
 struct Listener::Socket {
-  tcp::socket socket;
+  TcpSocket socket;
   std::size_t index = 0;  // of its io_context in Listener::open's `into`
 };
 

@@ -21,7 +21,7 @@ constexpr std::size_t kMaxBody = 64 * 1024;
 
 class MetricsSession final : public std::enable_shared_from_this<MetricsSession> {
  public:
-  MetricsSession(tcp::socket&& socket, const Config& config, const Metrics& metrics)
+  MetricsSession(TcpSocket&& socket, const Config& config, const Metrics& metrics)
       : stream_(std::move(socket)), config_(config), metrics_(metrics) {}
 
   void start() {
@@ -78,7 +78,7 @@ class MetricsSession final : public std::enable_shared_from_this<MetricsSession>
     read();
   }
 
-  beast::tcp_stream stream_;
+  TcpStream stream_;
   const Config& config_;
   const Metrics& metrics_;
   beast::flat_buffer buffer_;
