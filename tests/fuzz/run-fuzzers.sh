@@ -12,11 +12,13 @@ build="$(cd "${1:?build directory}" && pwd)"
 seconds="${2:-60}"
 shift 2 || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(quantity policy review http)
+[ ${#targets[@]} -gt 0 ] || targets=(quantity policy review reader http)
 
 # The longest input each target is given: a quantity is short, a policy a page, a review or an
 # HTTP body (3 selector bytes and a review) an object.
-declare -A max_len=([quantity]=1024 [policy]=8192 [review]=32768 [http]=32768)
+declare -A max_len=([quantity]=1024 [policy]=8192 [review]=32768 [reader]=32768 [http]=32768)
+# fuzz_reader reads reviews too: the same dictionary and seeds.
+declare -A input=([quantity]=quantity [policy]=policy [review]=review [reader]=review [http]=http)
 
 failed=()
 for t in "${targets[@]}"; do
@@ -30,8 +32,8 @@ for t in "${targets[@]}"; do
     ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
       "$bin" -jobs=1 -workers=1 -max_total_time="$seconds" -max_len="${max_len[$t]}" \
       -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 ${FUZZ_SEED:+-seed=$FUZZ_SEED} \
-      -dict="$src/tests/fuzz/dict/$t.dict" -artifact_prefix="$artifacts/" \
-      "$corpus" "$build/seeds/$t" >driver.log 2>&1)  # the job's own log: fuzz-0.log
+      -dict="$src/tests/fuzz/dict/${input[$t]}.dict" -artifact_prefix="$artifacts/" \
+      "$corpus" "$build/seeds/${input[$t]}" >driver.log 2>&1)  # the job's own log: fuzz-0.log
   status=$?
   log="$work/fuzz-0.log"
   grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)' "$log" | tail -4
