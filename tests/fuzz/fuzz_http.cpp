@@ -12,7 +12,6 @@
 #include "core/policy.hpp"
 #include "example_policy.hpp"
 #include "fuzz_support.hpp"
-#include "server/config.hpp"
 #include "server/logging.hpp"
 #include "server/metrics.hpp"
 #include "server/policy_store.hpp"
@@ -30,12 +29,11 @@ constexpr std::array<std::string_view, 5> kContentTypes = {
     "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "text/plain", ""};
 
 struct World {
-  Config config;
   Logger log{LogFormat::Json, "error"};
   Metrics metrics;
   PolicyStore store{metrics};
   std::atomic<bool> ready{true};
-  Router router{config, log, metrics, store, ready};
+  Router router{log, metrics, store, ready};
   json::ReviewReader reader;  // reused from input to input, as a worker thread's is
   World() {
     auto policy = parse_policy(fuzz::kExamplePolicy);

@@ -27,8 +27,8 @@ struct Config {
   std::string client_ca_file;  // empty: no client certificate asked for
   Endpoint listen{"0.0.0.0", 8443};
   std::optional<Endpoint> metrics_listen = Endpoint{"0.0.0.0", 9090};  // nullopt: off
-  std::size_t max_body_bytes = 3 * 1024 * 1024;
-  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = std::size_t{3} * 1024 * 1024;
+  std::size_t max_header_bytes = std::size_t{16} * 1024;
   Seconds shutdown_grace{15};
   Seconds handshake_timeout{10};
   Seconds header_timeout{10};

@@ -29,9 +29,9 @@ namespace http = beast::http;
 constexpr std::size_t kFirstReadSize = 4096;
 // A connection keeps its request body buffer for the next request up to this size (an odd huge
 // request must not pin megabytes on an idle keep-alive connection).
-constexpr std::size_t kKeptBodyCapacity = 256 * 1024;
+constexpr std::size_t kKeptBodyCapacity = std::size_t{256} * 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(2);  // TLS close_notify and lingering close
-constexpr std::size_t kLingerBytes = 1024 * 1024;        // dropped at most while lingering
+constexpr std::size_t kLingerBytes = std::size_t{1024} * 1024;  // dropped at most while lingering
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -254,10 +254,11 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   void drain(std::size_t drained) {
-    stream_.async_read_some(buffer_.prepare(16 * 1024), [self = shared_from_this(), drained](
-                                                            beast::error_code ec, std::size_t n) {
-      if (!ec && drained + n < kLingerBytes) self->drain(drained + n);
-    });
+    stream_.async_read_some(
+        buffer_.prepare(std::size_t{16} * 1024),
+        [self = shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+          if (!ec && drained + n < kLingerBytes) self->drain(drained + n);
+        });
   }
 
   // Sends close_notify; waits a moment for the peer's.

@@ -17,7 +17,7 @@ namespace {
 
 namespace http = beast::http;
 
-constexpr std::size_t kMaxBody = 64 * 1024;
+constexpr std::size_t kMaxBody = std::size_t{64} * 1024;
 
 class MetricsSession final : public std::enable_shared_from_this<MetricsSession> {
  public:

@@ -27,7 +27,7 @@ bool Reloader::load_initial() {
 }
 
 void Reloader::start() {
-  thread_ = std::jthread([this](std::stop_token stop) {
+  thread_ = std::jthread([this](const std::stop_token& stop) {
     const auto interval =
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(config_.reload_interval);
     std::unique_lock lock(mutex_);

@@ -44,9 +44,8 @@ Response text_response(int status, std::string_view message, Handler handler);
 
 class Router {
  public:
-  Router(const Config& config, Logger& log, Metrics& metrics, const PolicyStore& policy,
-         const std::atomic<bool>& ready)
-      : config_(config), log_(log), metrics_(metrics), policy_(policy), ready_(ready) {}
+  Router(Logger& log, Metrics& metrics, const PolicyStore& policy, const std::atomic<bool>& ready)
+      : log_(log), metrics_(metrics), policy_(policy), ready_(ready) {}
 
   // The answer when the header alone already decides it (404, 405, 415), else status 0.
   Response check_header(std::string_view method, std::string_view target,
@@ -61,7 +60,6 @@ class Router {
   Response admit(const Request& request, Handler handler, PolicyCache& cache,
                  json::ReviewReader& reader, std::chrono::steady_clock::time_point started) const;
 
-  const Config& config_;
   Logger& log_;
   Metrics& metrics_;
   const PolicyStore& policy_;

@@ -32,7 +32,7 @@ struct Server::Impl {
       : config(std::move(c)),
         log(config.log_format, config.log_level),
         policy(metrics),
-        router(config, log, metrics, policy, ready),
+        router(log, metrics, policy, ready),
         shared{config, log, metrics, router, tls, tracker},
         reloader(config, log, metrics, policy, tls),
         workers(config.threads),
