@@ -18,8 +18,8 @@ namespace nodealloc::server {
 
 class Listener {
  public:
-  // The callback receives a boost::asio::ip::tcp::socket&& and the index of its io_context in
-  // `into` through this opaque pointer type.
+  // The callback receives the accepted socket (net.hpp's TcpSocket) and the index of its
+  // io_context in `into` through this opaque pointer type.
   struct Socket;
   using OnAccept = std::function<void(Socket&)>;
 
