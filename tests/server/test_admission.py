@@ -1,5 +1,5 @@
-"""The server called as kube-apiserver calls it: TLS verified for the service name, keep-alive,
-POST /mutate?timeout=10s; the answer's patch applied with python-jsonpatch."""
+"""Spec §8's /mutate, the server called as kube-apiserver calls it: TLS verified for the service
+name, keep-alive, POST /mutate?timeout=10s; the answer's patch applied with python-jsonpatch."""
 
 import json
 import os

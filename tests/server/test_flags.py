@@ -1,4 +1,5 @@
-"""serve's command line: --help, bad flags (exit 2), environment twins, startup failures (exit 1)."""
+"""Spec §8, serve's command line: --help, bad flags (exit 2), environment twins, startup failures
+(exit 1)."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""A /metrics scrape agrees with the requests sent."""
+"""Spec §8's /metrics: a scrape agrees with the requests sent."""
 
 import json
 import os
