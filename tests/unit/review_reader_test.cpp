@@ -351,6 +351,19 @@ TEST_CASE("review_reader: what the scan is not sure of goes the DOM road, with i
       R"({"x":--1})",
       R"({"x":+1})",
       R"({"x":1x})",
+      // Escapes, checked over the list of backslashes, and backslashes outside strings.
+      R"({"x":"\\\q"})",
+      R"({"x":"\u12"})",
+      R"({"x":"a\"})",
+      R"({"x":[1]\})",
+      R"({"x":\"a"})",
+      R"({"x":"a"\,"y":1})",
+      // Brackets that do not match, as many closed as opened, inside a value the scan jumps
+      // over.
+      R"({"x":[{"a":1]}})",
+      R"({"x":{"a":[1}]})",
+      R"({"x":[{"a":{"b":[]]}}})",
+      R"({"x":[[[]]})",
   };
   for (const std::string& object : malformed) {
     for (const std::string& text :

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -248,13 +249,16 @@ class Pruner {
 // The same pruned document as Pruner's, read straight from simdjson's stage 1 (the structural
 // index: where every token starts, with UTF-8, control characters and string boundaries already
 // checked) instead of from its DOM tape: the tape holds every string copied and every number
-// parsed, most of them dropped here. What the tape building validates besides is validated on
-// the way: the grammar (a pushdown walk over the tokens), literals, numbers, and the escapes of
-// every string that has a backslash (by simdjson's own unescaper). The scan is only a faster
-// road to Pruner's answer: whatever it is not sure of (a fraction or exponent, an integer of 19
-// digits or more, "-0", a surrogate escape, nesting beyond kMaxDepth, a root that is not an
-// object, anything malformed) gives up, and read() takes the DOM road, whose answer or error
-// stays the reference. Kept strings are copied into the reader's own buffer.
+// parsed, most of them dropped here. What the tape building validates besides is validated
+// first, in two tight passes that keep nothing: every escape (over the list of backslashes; a
+// backslash outside a string makes its token fail the grammar pass anyway), then every token
+// (the grammar as a pushdown walk, literals, integers), which also notes where each object and
+// array closes. The walk that keeps what the shapes keep then jumps over a dropped value in
+// one step. It is only a faster road to Pruner's answer: whatever it is not sure of (a fraction
+// or exponent, an integer of 19 digits or more, "-0", a surrogate escape, nesting beyond
+// kMaxDepth, a root that is not an object, anything malformed) gives up, and read() takes the
+// DOM road, whose answer or error stays the reference. Kept strings are copied into the
+// reader's own buffer.
 // Stage 1, its index and the unescaper are reached through dom::parser::implementation, public
 // but marked internal: CMakeLists.txt asks for simdjson 3.0.x (Debian 12: 3.0.1).
 class Scanner {
@@ -262,30 +266,29 @@ class Scanner {
   using State = ParseFilter::State;
   static constexpr unsigned kMaxDepth = 512;
 
+  // closes: room for an index per token (written only at opening brackets).
   Scanner(const simdjson::internal::dom_parser_implementation& stage1, std::string_view text,
-          const std::uint32_t* backslashes, char* strings)
+          const std::uint32_t* backslashes, char* strings, std::uint32_t* closes)
       : impl_(stage1),
         buf_(text.data()),
         len_(static_cast<std::uint32_t>(text.size())),
         idx_(stage1.structural_indexes.get()),
         n_(stage1.n_structural_indexes),
         backslash_(backslashes),
-        strings_(strings) {}
+        strings_(strings),
+        close_(closes) {}
 
   bool operator()(Document& out) {
-    if (n_ == 0 || buf_[idx_[0]] != '{') return ok_ = false;
+    if (n_ == 0 || buf_[idx_[0]] != '{' || !escapes_valid() || !tokens_valid()) {
+      return ok_ = false;
+    }
     i_ = 1;
-    ok_ = object(filter_.root(), out, 1) && i_ == n_;
+    ok_ = object(filter_.root(), out);
     return ok_;
   }
   bool ok() const { return ok_; }
 
  private:
-  // The next token's first byte, or 0 past the last.
-  char peek() const { return i_ < n_ ? buf_[idx_[i_]] : '\0'; }
-  // Where the next token starts (the text's end past the last).
-  std::uint32_t next_start() const { return i_ < n_ ? idx_[i_] : len_; }
-
   static bool delimiter(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':' || c == ']' ||
            c == '}' || c == '[' || c == '{';
@@ -306,10 +309,9 @@ class Scanner {
     if (p >= len_ || !delimiter(buf_[p])) return {};
     return {buf_ + pos, p - pos};
   }
-  bool scalar(std::uint32_t pos) {
+  // A token that is not a string, object or array.
+  bool scalar(std::uint32_t pos) const {
     switch (buf_[pos]) {
-      case '"':
-        return valid_string(pos);
       case 't':
         return literal(pos, "true");
       case 'f':
@@ -320,39 +322,114 @@ class Scanner {
         return !integer(pos).empty();
     }
   }
+  static bool hex(char c) {
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+  }
 
-  // The string whose opening quote is at pos, unescaped: a view into the text when it holds
-  // no escape, else written at strings_ (kept only by keep()). nullptr data: malformed, or a
-  // surrogate escape (left to the DOM road).
-  std::string_view string(std::uint32_t pos) {
-    const std::uint32_t next = next_start();
-    if (*backslash_ < next) return unescape(pos, next);
-    // No escape: the string ends at the last quote before the next token.
-    std::uint32_t close = next - 1;
-    while (close > pos && buf_[close] != '"') --close;
-    if (close == pos) return {};
-    return {buf_ + pos + 1, close - pos - 1};
-  }
-  // A dropped string: only its escapes need checking (stage 1 checked the rest).
-  bool valid_string(std::uint32_t pos) {
-    const std::uint32_t next = next_start();
-    return *backslash_ >= next || unescape(pos, next).data() != nullptr;
-  }
-  std::string_view unescape(std::uint32_t pos, std::uint32_t next) {
-    // simdjson refuses lone surrogates and reads pairs; both are left to it.
-    for (; *backslash_ < next; ++backslash_) {
-      if (buf_[*backslash_ + 1] == '\\') {
-        ++backslash_;  // an escaped backslash: the next one is its second byte
-      } else if (buf_[*backslash_ + 1] == 'u' && (buf_[*backslash_ + 2] | 0x20) == 'd' &&
-                 buf_[*backslash_ + 3] >= '8') {
-        return {};
+  // Every escape in the text, as simdjson's unescaper judges them; surrogates (which it reads
+  // in pairs and refuses alone) are left to it.
+  bool escapes_valid() const {
+    for (const std::uint32_t* b = backslash_; *b != kNoBackslash; ++b) {
+      const char* e = buf_ + *b + 1;  // the padding makes every read here safe
+      switch (*e) {
+        case '\\':
+          ++b;  // an escaped backslash: the next one listed is its second byte
+          break;
+        case '"':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+          break;
+        case 'u':
+          if (!hex(e[1]) || !hex(e[2]) || !hex(e[3]) || !hex(e[4])) return false;
+          if ((e[1] | 0x20) == 'd' && e[2] >= '8') return false;  // a surrogate
+          break;
+        default:
+          return false;
       }
     }
-    auto* dst = reinterpret_cast<std::uint8_t*>(strings_);
-    const std::uint8_t* end =
-        impl_.parse_string(reinterpret_cast<const std::uint8_t*>(buf_ + pos + 1), dst);
-    if (end == nullptr) return {};
-    return {strings_, static_cast<std::size_t>(end - dst)};
+    return true;
+  }
+
+  // Every token: the grammar as a pushdown walk, and each scalar. close_[t] is set to the
+  // token that closes the object or array opened at token t.
+  bool tokens_valid() {
+    enum class Expect { kValue, kValueOrClose, kKey, kKeyOrClose, kColon, kCommaOrClose };
+    // Locals, not members: the stores to close_ could alias members and force reloads.
+    const char* const buf = buf_;
+    const std::uint32_t* const idx = idx_;
+    const std::uint32_t n = n_;
+    std::uint32_t* const close = close_;
+    std::uint32_t open[kMaxDepth];  // the tokens of the objects and arrays not yet closed
+    unsigned depth = 0;
+    bool in_object = false;
+    Expect expect = Expect::kValue;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::uint32_t pos = idx[i];
+      const char c = buf[pos];
+      switch (expect) {
+        case Expect::kValueOrClose:
+          if (c == ']') break;  // closed below
+          [[fallthrough]];
+        case Expect::kValue:
+          if (c == '{' || c == '[') {
+            if (depth == kMaxDepth) return false;
+            open[depth++] = i;
+            in_object = c == '{';
+            expect = in_object ? Expect::kKeyOrClose : Expect::kValueOrClose;
+            continue;
+          }
+          if (c != '"' && !scalar(pos)) return false;
+          expect = Expect::kCommaOrClose;
+          continue;
+        case Expect::kKeyOrClose:
+          if (c == '}') break;  // closed below
+          [[fallthrough]];
+        case Expect::kKey:
+          if (c != '"') return false;
+          expect = Expect::kColon;
+          continue;
+        case Expect::kColon:
+          if (c != ':') return false;
+          expect = Expect::kValue;
+          continue;
+        case Expect::kCommaOrClose:
+          if (c == ',') {
+            expect = in_object ? Expect::kKey : Expect::kValue;
+            continue;
+          }
+          if (c != (in_object ? '}' : ']')) return false;
+          break;  // closed below
+      }
+      // c closes the innermost object or array (the cases above let only its own bracket
+      // through).
+      close[open[--depth]] = i;
+      if (depth == 0) return i + 1 == n;
+      in_object = buf[idx[open[depth - 1]]] == '{';
+      expect = Expect::kCommaOrClose;
+    }
+    return false;  // the text ended inside the root
+  }
+
+  // The string whose opening quote is at pos, unescaped: a view into the text when it holds
+  // no escape, else written at strings_ (kept only by keep()). nullptr data: not unescaped.
+  std::string_view string(std::uint32_t pos) {
+    const std::uint32_t next = i_ < n_ ? idx_[i_] : len_;  // the next token's start
+    while (*backslash_ < pos) ++backslash_;
+    if (*backslash_ < next) {
+      auto* dst = reinterpret_cast<std::uint8_t*>(strings_);
+      const std::uint8_t* end =
+          impl_.parse_string(reinterpret_cast<const std::uint8_t*>(buf_ + pos + 1), dst);
+      if (end == nullptr) return {};
+      return {strings_, static_cast<std::size_t>(end - dst)};
+    }
+    // No escape: the string ends at the last quote before the next token.
+    std::uint32_t close = next - 1;
+    while (buf_[close] != '"') --close;
+    return {buf_ + pos + 1, close - pos - 1};
   }
   // Keeps a string from string() in the strings buffer (copied unless unescaped there).
   std::string_view keep(std::string_view s) {
@@ -362,77 +439,21 @@ class Scanner {
     return kept;
   }
 
-  // Validates the value starting at token pos, keeping nothing. Iterative: the depth is
-  // bounded by kMaxDepth, not by the C++ stack.
-  bool skip(std::uint32_t pos, unsigned depth) {
-    char c = buf_[pos];
-    if (c != '{' && c != '[') return scalar(pos);
-    unsigned level = 0;
-    std::uint64_t* const in_object = in_object_;
-    const auto open = [&](char bracket) {
-      if (depth + level + 1 > kMaxDepth) return false;
-      ++level;
-      const std::uint64_t bit = std::uint64_t{1} << (level % 64);
-      if (bracket == '{') {
-        in_object[level / 64] |= bit;
-      } else {
-        in_object[level / 64] &= ~bit;
-      }
-      return true;
-    };
-    const auto is_object = [&] { return (in_object[level / 64] >> (level % 64) & 1) != 0; };
-    // What the token after an opening bracket, a colon or a comma may be.
-    enum class Expect { kFirst, kKey, kValue, kCommaOrClose } expect = Expect::kFirst;
-    if (!open(c)) return false;
-    while (true) {
-      if (i_ >= n_) return false;
-      pos = idx_[i_++];
-      c = buf_[pos];
-      if (expect == Expect::kFirst) {
-        if (c == (is_object() ? '}' : ']')) {
-          if (--level == 0) return true;
-          expect = Expect::kCommaOrClose;
-          continue;
-        }
-        expect = is_object() ? Expect::kKey : Expect::kValue;
-      }
-      switch (expect) {
-        case Expect::kKey:
-          if (c != '"' || !valid_string(pos)) return false;
-          if (i_ >= n_ || buf_[idx_[i_++]] != ':') return false;
-          expect = Expect::kValue;
-          break;
-        case Expect::kValue:
-          if (c == '{' || c == '[') {
-            if (!open(c)) return false;
-            expect = Expect::kFirst;
-          } else {
-            if (!scalar(pos)) return false;
-            expect = Expect::kCommaOrClose;
-          }
-          break;
-        case Expect::kCommaOrClose:
-          if (c == ',') {
-            expect = is_object() ? Expect::kKey : Expect::kValue;
-          } else if (c == (is_object() ? '}' : ']')) {
-            if (--level == 0) return true;
-          } else {
-            return false;
-          }
-          break;
-        case Expect::kFirst:
-          break;  // handled above
-      }
-    }
+  // Moves the cursor past the value starting at token i_, keeping nothing.
+  void skip() {
+    const char c = buf_[idx_[i_]];
+    i_ = (c == '{' || c == '[' ? close_[i_] : i_) + 1;
   }
 
-  // Keeps the value starting at token pos as `state` says (never nullptr), as Pruner::copy.
-  bool value(std::uint32_t pos, State state, Document& out, unsigned depth) {
+  // Keeps the value at token i_ as `state` says (never nullptr), as Pruner::copy, and moves
+  // past it. The tokens are valid (checked above): only an unescaping can fail.
+  bool value(State state, Document& out) {
+    const std::uint32_t pos = idx_[i_++];
     switch (buf_[pos]) {
       case '{':
-        return object(state, out, depth + 1);
+        return object(state, out);
       case '[':
-        return array(state, out, depth + 1);
+        return array(state, out);
       case '"': {
         std::string_view s = string(pos);
         if (s.data() == nullptr) return false;
@@ -440,14 +461,13 @@ class Scanner {
         return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), false);
       }
       case 't':
-        return literal(pos, "true") && out.Bool(true);
+        return out.Bool(true);
       case 'f':
-        return literal(pos, "false") && out.Bool(false);
+        return out.Bool(false);
       case 'n':
-        return literal(pos, "null") && out.Null();
+        return out.Null();
       default: {
         const std::string_view digits = integer(pos);
-        if (digits.empty()) return false;
         char buffer[24];
         buffer[0] = kNumberMark;
         std::memcpy(buffer + 1, digits.data(), digits.size());
@@ -457,64 +477,52 @@ class Scanner {
   }
 
   // The cursor is past the opening brace.
-  bool object(State state, Document& out, unsigned depth) {
-    if (depth > kMaxDepth) return false;
+  bool object(State state, Document& out) {
     const State members = filter_.object_members(state);
     out.StartObject();
     rapidjson::SizeType kept = 0;
-    if (peek() == '}') {
+    if (buf_[idx_[i_]] == '}') {
       ++i_;
       return out.EndObject(0);
     }
     while (true) {
-      if (i_ >= n_) return false;
-      const std::uint32_t key_pos = idx_[i_++];
-      if (buf_[key_pos] != '"') return false;
-      std::string_view key = string(key_pos);
-      if (key.data() == nullptr || i_ + 1 >= n_ || buf_[idx_[i_++]] != ':') return false;
+      std::string_view key = string(idx_[i_++]);
+      if (key.data() == nullptr) return false;
+      ++i_;  // the colon
       const State member = members == nullptr ? nullptr : filter_.member(members, key);
-      const std::uint32_t pos = idx_[i_++];
       if (member == nullptr) {
-        if (!skip(pos, depth)) return false;
+        skip();
       } else {
         key = keep(key);
         out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()), false);
-        if (!value(pos, member, out, depth)) return false;
+        if (!value(member, out)) return false;
         ++kept;
       }
-      if (i_ >= n_) return false;
-      const char c = buf_[idx_[i_++]];
-      if (c == '}') return out.EndObject(kept);
-      if (c != ',') return false;
+      if (buf_[idx_[i_++]] == '}') return out.EndObject(kept);  // else a comma
     }
   }
 
-  bool array(State state, Document& out, unsigned depth) {
-    if (depth > kMaxDepth) return false;
+  bool array(State state, Document& out) {
     const State elements = filter_.array_elements(state);
     out.StartArray();
     rapidjson::SizeType kept = 0;
-    if (peek() == ']') {
+    if (buf_[idx_[i_]] == ']') {
       ++i_;
       return out.EndArray(0);
     }
     while (true) {
-      if (i_ >= n_) return false;
-      const std::uint32_t pos = idx_[i_++];
       const State element = elements == nullptr ? nullptr : filter_.element(elements);
       if (element == nullptr) {
-        if (!skip(pos, depth)) return false;
+        skip();
       } else {
-        if (!value(pos, element, out, depth)) return false;
+        if (!value(element, out)) return false;
         ++kept;
       }
-      if (i_ >= n_) return false;
-      const char c = buf_[idx_[i_++]];
-      if (c == ']') return out.EndArray(kept);
-      if (c != ',') return false;
+      if (buf_[idx_[i_++]] == ']') return out.EndArray(kept);  // else a comma
     }
   }
 
+  static constexpr std::uint32_t kNoBackslash = ~std::uint32_t{0};
   const ShapeFilter filter_;
   const simdjson::internal::dom_parser_implementation& impl_;
   const char* buf_;
@@ -524,8 +532,7 @@ class Scanner {
   std::uint32_t i_ = 0;
   const std::uint32_t* backslash_;  // the next backslash's position; the list ends with ~0
   char* strings_;                   // where the next kept string goes
-  // skip()'s: bit l is set when the container open at level l (1 to kMaxDepth) is an object.
-  std::uint64_t in_object_[kMaxDepth / 64 + 1] = {};
+  std::uint32_t* close_;
   bool ok_ = false;
 };
 
@@ -571,6 +578,7 @@ struct ReviewReader::Parser {
   // The scan's: the text's backslashes (then ~0), kept strings, an unpadded text's padded copy.
   std::vector<std::uint32_t> backslashes;
   std::unique_ptr<char[]> strings;
+  std::unique_ptr<std::uint32_t[]> closes;  // Scanner's: a token per byte at most
   std::unique_ptr<char[]> padded_copy;
   std::size_t capacity = 0;  // of strings and padded_copy: a text this long, and padding
 };
@@ -622,6 +630,7 @@ std::optional<Document> ReviewReader::scan(std::string_view text, bool padded) {
   if (p.capacity < text.size()) {
     p.capacity = std::max(text.size(), std::size_t{4096});
     p.strings = std::make_unique<char[]>(p.capacity + 2 * kPadding);
+    p.closes = std::make_unique_for_overwrite<std::uint32_t[]>(p.capacity);
     p.padded_copy.reset();
   }
   const char* data = text.data();
@@ -650,7 +659,7 @@ std::optional<Document> ReviewReader::scan(std::string_view text, bool padded) {
   p.pool.Clear();
   std::optional<Document> doc(std::in_place, &p.pool);
   Scanner scanner(stage1, std::string_view(data, text.size()), p.backslashes.data(),
-                  p.strings.get());
+                  p.strings.get(), p.closes.get());
   doc->Populate(scanner);
   if (!scanner.ok()) return std::nullopt;
   return doc;
