@@ -93,6 +93,42 @@ class ErrorsTest(sl.ServerTest):
             s.sendall(body)
             self.assertTrue(s.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n"))
 
+    def test_bodies_pipelined_and_split(self):
+        """Content-Length bodies are read straight into the request (spec §8 /mutate): two
+        requests in one write, and a body arriving in pieces around the header's end."""
+        req = sl.review(sl.workflow())
+        body = json.dumps(req).encode()
+        head = (b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+        with sl.tls_socket(self.server.port, self.ctx) as s:
+            reader = s.makefile("rb")
+
+            def answer():
+                status = reader.readline()
+                length = None
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                self.assertIsNotNone(length, status)
+                return status, reader.read(length)
+
+            s.sendall(head + body + head + body)  # pipelined: the second follows the first body
+            for _ in range(2):
+                status, text = answer()
+                self.assertTrue(status.startswith(b"HTTP/1.1 200 "), (status, text))
+                sl.apply_answer(req, json.loads(text))
+            # The header with the body's first bytes, then the rest in two pieces.
+            s.sendall(head + body[:10])
+            time.sleep(0.05)
+            s.sendall(body[10:len(body) // 2])
+            time.sleep(0.05)
+            s.sendall(body[len(body) // 2:])
+            status, text = answer()
+            self.assertTrue(status.startswith(b"HTTP/1.1 200 "), (status, text))
+            sl.apply_answer(req, json.loads(text))
+        self.assert_serving()
+
     def test_malformed_400_one_line(self):
         conn = self.connect(self.server)
         cases = [b"{", b"not json", b"[]", b'{"kind":"Pod"}',

@@ -1,7 +1,9 @@
 #include "server/https_session.hpp"
 
+#include <algorithm>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -166,8 +168,26 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
   void read_body() {
     lowest().expires_after(steady(config().body_timeout));
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
+    const auto length = parser_->content_length();  // none when chunked
+    if (!length) {
+      http::async_read(stream_, buffer_, *parser_,
+                       beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
+      return;
+    }
+    // A Content-Length body (kube-apiserver's) is read straight into the body string: OpenSSL
+    // copies it there from its record buffer, instead of into buffer_ for Beast's parser to copy
+    // out again. The string is zero-filled first (C++20 has no resize without it), which is
+    // cheaper than the copy it saves. The length is at most max_body_bytes (on_header).
+    const auto size = static_cast<std::size_t>(*length);
+    const std::size_t have = std::min(buffer_.size(), size);  // read with the header
+    std::string& body = parser_->get().body();
+    body.reserve(size + json::ReviewReader::kPadding);
+    body.assign(static_cast<const char*>(buffer_.data().data()), have);
+    buffer_.consume(have);  // what is left belongs to a pipelined request
+    if (have == size) return handle();
+    body.resize(size);
+    net::async_read(stream_, net::buffer(body.data() + have, size - have),
+                    beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
   }
 
   void on_body(beast::error_code ec, std::size_t) {

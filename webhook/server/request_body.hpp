@@ -1,5 +1,7 @@
 // The body type of a request to the TLS port: a std::string, as Beast's string_body, but read
-// without its zero-fill, and with room for the padding simdjson reads past the end.
+// without its zero-fill, and with room for the padding simdjson reads past the end. Beast's
+// parser fills it only for a body without Content-Length (chunked); HttpsSession::read_body
+// reads a Content-Length body straight into the string.
 #pragma once
 
 #include <boost/beast/core/buffers_range.hpp>
