@@ -17,6 +17,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 
+#include "core/review_reader.hpp"
 #include "server/listener_impl.hpp"
 #include "server/policy_store.hpp"
 #include "server/request_body.hpp"

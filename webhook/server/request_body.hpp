@@ -1,7 +1,7 @@
-// The body type of a request to the TLS port: a std::string, as Beast's string_body, but read
-// without its zero-fill, and with room for the padding simdjson reads past the end. Beast's
-// parser fills it only for a body without Content-Length (chunked); HttpsSession::read_body
-// reads a Content-Length body straight into the string.
+// The body type of a request to the TLS port: a std::string, as Beast's string_body, but
+// appended to without its zero-fill. Beast's parser fills it only for a body without
+// Content-Length (chunked); HttpsSession::read_body reads a Content-Length body straight into
+// the string, with room for the padding simdjson reads past the end.
 #pragma once
 
 #include <boost/beast/core/buffers_range.hpp>
@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <string>
 
-#include "core/review_reader.hpp"
 #include "server/net.hpp"
 
 namespace nodealloc::server {
@@ -28,16 +27,9 @@ struct RequestBody {
     template <bool isRequest, class Fields>
     reader(beast::http::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
 
-    void init(const boost::optional<std::uint64_t>& length, beast::error_code& ec) {
-      ec = {};
-      if (!length) return;
-      if (*length > body_.max_size() - json::ReviewReader::kPadding) {
-        ec = beast::http::error::buffer_overflow;
-        return;
-      }
-      // Room for the padding too: review() then parses the body where it is.
-      body_.reserve(static_cast<std::size_t>(*length) + json::ReviewReader::kPadding);
-    }
+    // Only bodies without a Content-Length come here (HttpsSession::read_body reads the others
+    // itself, reserving the padding): nothing to size in advance.
+    void init(const boost::optional<std::uint64_t>& /*length*/, beast::error_code& ec) { ec = {}; }
 
     template <class ConstBufferSequence>
     std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
