@@ -287,6 +287,19 @@ def tls_socket(port, context, server_name=SERVICE_NAME, timeout=10):
     return context.wrap_socket(sock, server_hostname=server_name)
 
 
+def read_answer(reader):
+    """One HTTP/1.1 answer with a Content-Length from a file over a raw socket: (status line,
+    body)."""
+    status = reader.readline()
+    length = None
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    assert length is not None, status
+    return status, reader.read(length)
+
+
 def closed_by_peer(sock, timeout=5):
     """True when the server closes the connection (without an answer) within timeout."""
     sock.settimeout(timeout)

@@ -103,19 +103,9 @@ class ErrorsTest(sl.ServerTest):
         with sl.tls_socket(self.server.port, self.ctx) as s:
             reader = s.makefile("rb")
 
-            def answer():
-                status = reader.readline()
-                length = None
-                while (line := reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                self.assertIsNotNone(length, status)
-                return status, reader.read(length)
-
             s.sendall(head + body + head + body)  # pipelined: the second follows the first body
             for _ in range(2):
-                status, text = answer()
+                status, text = sl.read_answer(reader)
                 self.assertTrue(status.startswith(b"HTTP/1.1 200 "), (status, text))
                 sl.apply_answer(req, json.loads(text))
             # The header with the body's first bytes, then the rest in two pieces.
@@ -124,7 +114,7 @@ class ErrorsTest(sl.ServerTest):
             s.sendall(body[10:len(body) // 2])
             time.sleep(0.05)
             s.sendall(body[len(body) // 2:])
-            status, text = answer()
+            status, text = sl.read_answer(reader)
             self.assertTrue(status.startswith(b"HTTP/1.1 200 "), (status, text))
             sl.apply_answer(req, json.loads(text))
         self.assert_serving()
