@@ -142,9 +142,9 @@ class AdmissionTest(sl.ServerTest):
         self.assertEqual(adm[0]["name"], "train-")
 
     def test_large_bodies_pipelined(self):
-        """Bodies of several TLS records each, three in one write, then a small one: reads from
-        the socket that take more than one record keep the rest (the next request's bytes too)
-        for the following reads (spec §8 /mutate)."""
+        """Bodies of several TLS records each, three in one write, then a small one: each body
+        is read whole into its request and the next request's bytes, decrypted with it, are
+        kept for it (spec §8 /mutate)."""
         sizes = []
         reqs = []
         for i in range(3):

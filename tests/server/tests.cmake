@@ -2,13 +2,3 @@
 foreach(t admission errors reload shutdown mtls metrics flags)
   nodealloc_py_test(server_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.py LABELS server TIMEOUT 120)
 endforeach()
-
-# The server's stream layers, over real loopback sockets (doctest).
-add_executable(server-unit-tests ${CMAKE_CURRENT_LIST_DIR}/read_ahead_stream_test.cpp)
-target_link_libraries(server-unit-tests PRIVATE nodealloc_server doctest::doctest)
-target_include_directories(server-unit-tests PRIVATE ${PROJECT_SOURCE_DIR}/webhook)
-# As the server's own sources (webhook/server/sources.cmake): Asio and Beast come compiled.
-target_compile_definitions(server-unit-tests PRIVATE
-  BOOST_ASIO_SEPARATE_COMPILATION BOOST_BEAST_SEPARATE_COMPILATION BOOST_ASIO_NO_DEPRECATED)
-add_test(NAME server_streams COMMAND server-unit-tests)
-set_tests_properties(server_streams PROPERTIES LABELS server TIMEOUT 60)

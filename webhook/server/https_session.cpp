@@ -20,7 +20,6 @@
 #include "core/review_reader.hpp"
 #include "server/listener_impl.hpp"
 #include "server/policy_store.hpp"
-#include "server/read_ahead_stream.hpp"
 #include "server/request_body.hpp"
 
 namespace nodealloc::server {
@@ -102,7 +101,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   bool input_pending() {
     beast::error_code ec;
     return buffer_.size() > 0 || SSL_pending(stream_.native_handle()) > 0 ||
-           stream_.next_layer().buffered() > 0 || lowest().socket().available(ec) > 0;
+           lowest().socket().available(ec) > 0;
   }
 
   // Waits for the first byte of the next request: an idle connection, which shutdown may close.
@@ -304,8 +303,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   HttpsShared& shared_;
   json::ReviewReader& reader_;             // the worker's
   std::shared_ptr<ssl::context> context_;  // outlives stream_
-  // flat_stream: one TLS record per answer; ReadAheadStream: fewer reads from the socket.
-  beast::ssl_stream<ReadAheadStream<TcpStream>> stream_;
+  beast::ssl_stream<TcpStream> stream_;    // flat_stream: one TLS record per answer
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;
