@@ -102,7 +102,6 @@ class ErrorsTest(sl.ServerTest):
                 b"Content-Length: %d\r\n\r\n" % len(body))
         with sl.tls_socket(self.server.port, self.ctx) as s:
             reader = s.makefile("rb")
-
             s.sendall(head + body + head + body)  # pipelined: the second follows the first body
             for _ in range(2):
                 status, text = sl.read_answer(reader)
