@@ -157,6 +157,7 @@ class ErrorsTest(sl.ServerTest):
                                 stage="header")
 
     def test_slow_body_cut_off(self):
+        before = self.server.metric("node_allocator_connection_timeouts_total", stage="body")
         slow = sl.tls_socket(self.server.port, self.ctx, timeout=10)
         self.addCleanup(slow.close)
         slow.sendall(b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -164,14 +165,19 @@ class ErrorsTest(sl.ServerTest):
         started = time.monotonic()
         self.assertTrue(sl.closed_by_peer(slow, timeout=10))
         self.assertLess(time.monotonic() - started, 5)
+        self.server.wait_metric("node_allocator_connection_timeouts_total", before + 1,
+                                stage="body")
 
     def test_stalled_handshake_cut_off(self):
+        before = self.server.metric("node_allocator_connection_timeouts_total", stage="handshake")
         raw = socket.create_connection(("127.0.0.1", self.server.port))
         self.addCleanup(raw.close)
         raw.settimeout(10)
         started = time.monotonic()
         self.assertEqual(raw.recv(100), b"")  # no ClientHello sent: closed after 1 s
         self.assertLess(time.monotonic() - started, 5)
+        self.server.wait_metric("node_allocator_connection_timeouts_total", before + 1,
+                                stage="handshake")
 
     def test_many_idle_connections_do_not_stop_service(self):
         idle_tls = [sl.tls_socket(self.server.port, self.ctx) for _ in range(100)]

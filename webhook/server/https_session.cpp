@@ -14,13 +14,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <optional>
 
 #include "core/review_reader.hpp"
 #include "server/listener_impl.hpp"
 #include "server/policy_store.hpp"
 #include "server/request_body.hpp"
+#include "server/tls_stream.hpp"
 
 namespace nodealloc::server {
 
@@ -66,18 +66,17 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   void shut_down() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->stopping_ = true;
-      if (self->waiting_ && !self->input_pending()) beast::get_lowest_layer(self->stream_).cancel();
+      if (self->waiting_ && !self->input_pending()) self->stream_.cancel();
     });
   }
 
  private:
-  TcpStream& lowest() { return beast::get_lowest_layer(stream_); }
   const Config& config() const { return shared_.config; }
 
   void handshake() {
     if (shared_.tracker.stopping()) return;  // accepted just as the server stopped
     waiting_ = true;
-    lowest().expires_after(steady(config().handshake_timeout));
+    stream_.expires_after(steady(config().handshake_timeout));
     stream_.async_handshake(
         ssl::stream_base::server,
         beast::bind_front_handler(&HttpsSession::on_handshake, shared_from_this()));
@@ -100,8 +99,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   // connections as idle lost requests that had arrived before the signal (found by the soak).
   bool input_pending() {
     beast::error_code ec;
-    return buffer_.size() > 0 || SSL_pending(stream_.native_handle()) > 0 ||
-           lowest().socket().available(ec) > 0;
+    return buffer_.size() > 0 || stream_.has_pending() || stream_.socket().available(ec) > 0;
   }
 
   // Waits for the first byte of the next request: an idle connection, which shutdown may close.
@@ -110,7 +108,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     if (buffer_.size() > 0) return read_header();  // pipelined
     waiting_ = true;
     first_ = first;
-    lowest().expires_after(steady(first ? config().header_timeout : config().idle_timeout));
+    stream_.expires_after(steady(first ? config().header_timeout : config().idle_timeout));
     stream_.async_read_some(
         buffer_.prepare(kFirstReadSize),
         beast::bind_front_handler(&HttpsSession::on_first_bytes, shared_from_this()));
@@ -136,7 +134,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     body.swap(spare_body_);  // reuse this connection's body buffer
     body.clear();
     begin_request();
-    lowest().expires_after(steady(config().header_timeout));
+    stream_.expires_after(steady(config().header_timeout));
     http::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&HttpsSession::on_header, shared_from_this()));
@@ -157,7 +155,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
       auto early = shared_.router.check_header(req.method_string(), req.target(),
                                                req[http::field::content_type]);
       if (early.status != 0) return reply_and_close(std::move(early));
-      lowest().expires_after(steady(config().write_timeout));
+      stream_.expires_after(steady(config().write_timeout));
       return net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
                               [self = shared_from_this()](beast::error_code e, std::size_t) {
                                 if (e) return;
@@ -168,7 +166,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   }
 
   void read_body() {
-    lowest().expires_after(steady(config().body_timeout));
+    stream_.expires_after(steady(config().body_timeout));
     const auto length = parser_->content_length();  // none when chunked
     if (!length) {
       http::async_read(stream_, buffer_, *parser_,
@@ -246,7 +244,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     res_.body() = std::move(response.body);
     res_.keep_alive(keep_alive);
     res_.prepare_payload();
-    lowest().expires_after(steady(config().write_timeout));
+    stream_.expires_after(steady(config().write_timeout));
     http::async_write(stream_, res_,
                       beast::bind_front_handler(&HttpsSession::on_write, shared_from_this()));
   }
@@ -270,7 +268,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   // behind its 413 must not keep the connection and a thread decrypting it.
   void linger() {
     buffer_.clear();
-    lowest().expires_after(kCloseTimeout);
+    stream_.expires_after(kCloseTimeout);
     drain(0);
   }
 
@@ -284,10 +282,10 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
   // Sends close_notify; waits a moment for the peer's.
   void close() {
-    lowest().expires_after(kCloseTimeout);
+    stream_.expires_after(kCloseTimeout);
     stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
       beast::error_code ignored;
-      self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     });
   }
 
@@ -303,7 +301,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   HttpsShared& shared_;
   json::ReviewReader& reader_;             // the worker's
   std::shared_ptr<ssl::context> context_;  // outlives stream_
-  beast::ssl_stream<TcpStream> stream_;    // flat_stream: one TLS record per answer
+  TlsStream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;

@@ -12,6 +12,7 @@ set(NODEALLOC_SERVER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/serve.cpp
   ${CMAKE_CURRENT_LIST_DIR}/server.cpp
   ${CMAKE_CURRENT_LIST_DIR}/tls_context.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/tls_stream.cpp
 )
 # Asio and Beast are compiled once (asio_impl.cpp) instead of in every file: faster builds.
 set_source_files_properties(${NODEALLOC_SERVER_SOURCES} PROPERTIES
