@@ -70,8 +70,10 @@ TlsStream::Want TlsStream::call(int result, beast::error_code& ec) {
       if (ERR_GET_LIB(error) == ERR_LIB_SSL &&
           ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         ec = net::ssl::error::stream_truncated;
-      } else {
+      } else if (error != 0) {
         ec = beast::error_code(static_cast<int>(error), net::error::get_ssl_category());
+      } else {  // a wait this server never asks for (X.509 lookup, async engines): a failure
+        ec = net::ssl::error::unspecified_system_error;
       }
       break;
     }

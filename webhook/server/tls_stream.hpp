@@ -45,7 +45,6 @@ class TlsStream {
 
   executor_type get_executor() noexcept { return socket_.get_executor(); }
   TcpSocket& socket() noexcept { return socket_; }
-  SSL* native_handle() noexcept { return ssl_; }
 
   // Bytes received and not yet handed out: decrypted, or still in OpenSSL's read-ahead buffer.
   bool has_pending() const { return SSL_has_pending(ssl_) == 1; }
