@@ -58,7 +58,7 @@ test-asan: deps-test
 # The server's end-to-end tests under ThreadSanitizer.
 test-tsan: deps-test
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNODEALLOC_SANITIZE=thread >/dev/null
-	cmake --build $(TSAN_BUILD) -j $(JOBS) --target argo-node-allocator
+	cmake --build $(TSAN_BUILD) -j $(JOBS) --target argo-node-allocator server-unit-tests
 	cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L server
 
 certs/dev/tls.crt:
