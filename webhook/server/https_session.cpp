@@ -14,6 +14,8 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cstring>
+#include <memory>
 #include <optional>
 
 #include "core/review_reader.hpp"
@@ -131,8 +133,9 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     parser_->header_limit(static_cast<std::uint32_t>(config().max_header_bytes));
     parser_->body_limit(config().max_body_bytes);
     auto& body = parser_->get().body();
-    body.swap(spare_body_);  // reuse this connection's body buffer
+    body.swap(spare_body_);  // reuse this connection's body buffer (chunked bodies)
     body.clear();
+    direct_body_ = false;
     begin_request();
     stream_.expires_after(steady(config().header_timeout));
     http::async_read_header(
@@ -173,19 +176,23 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
                        beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
       return;
     }
-    // A Content-Length body (kube-apiserver's) is read straight into the body string: OpenSSL
-    // copies it there from its record buffer, instead of into buffer_ for Beast's parser to copy
-    // out again. The string is zero-filled first (C++20 has no resize without it), which is
-    // cheaper than the copy it saves. The length is at most max_body_bytes (on_header).
+    // A Content-Length body (kube-apiserver's) is read straight into the connection's body
+    // buffer: OpenSSL copies it there from its record buffer, instead of into buffer_ for
+    // Beast's parser to copy out again. The buffer is not zero-filled (a std::string cannot grow
+    // without that in C++20: 40 KiB of memset per review) and keeps kPadding spare bytes for
+    // the reader. The length is at most max_body_bytes (on_header).
     const auto size = static_cast<std::size_t>(*length);
     const std::size_t have = std::min(buffer_.size(), size);  // read with the header
-    std::string& body = parser_->get().body();
-    body.reserve(size + json::ReviewReader::kPadding);
-    body.assign(static_cast<const char*>(buffer_.data().data()), have);
+    if (body_capacity_ < size + json::ReviewReader::kPadding) {
+      body_capacity_ = size + json::ReviewReader::kPadding;
+      body_ = std::make_unique_for_overwrite<char[]>(body_capacity_);
+    }
+    body_size_ = size;
+    direct_body_ = true;
+    if (have > 0) std::memcpy(body_.get(), buffer_.data().data(), have);
     buffer_.consume(have);  // what is left belongs to a pipelined request
     if (have == size) return handle();
-    body.resize(size);
-    net::async_read(stream_, net::buffer(body.data() + have, size - have),
+    net::async_read(stream_, net::buffer(body_.get() + have, size - have),
                     beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
   }
 
@@ -222,9 +229,13 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
   void handle() {
     auto& req = parser_->get();
-    const std::string& body = req.body();
-    const Request request{req.method_string(), req.target(), req[http::field::content_type], body,
-                          body.capacity() - body.size() >= json::ReviewReader::kPadding};
+    const std::string& chunked = req.body();
+    const Request request =
+        direct_body_
+            ? Request{req.method_string(), req.target(), req[http::field::content_type],
+                      std::string_view(body_.get(), body_size_), true}
+            : Request{req.method_string(), req.target(), req[http::field::content_type], chunked,
+                      chunked.capacity() - chunked.size() >= json::ReviewReader::kPadding};
     Response response = shared_.router.handle(request, policy_, reader_, started_);
     const bool keep_alive = req.keep_alive() && !stopping_ && !shared_.tracker.stopping();
     send(std::move(response), keep_alive, false);
@@ -259,6 +270,10 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     if (!keep_alive_) return close();
     spare_body_.swap(parser_->get().body());
     if (spare_body_.capacity() > kKeptBodyCapacity) std::string().swap(spare_body_);
+    if (body_capacity_ > kKeptBodyCapacity) {
+      body_.reset();
+      body_capacity_ = 0;
+    }
     wait_for_request(false);
   }
 
@@ -305,6 +320,11 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;
+  // A Content-Length body (read_body), kept for the next request up to kKeptBodyCapacity.
+  std::unique_ptr<char[]> body_;
+  std::size_t body_capacity_ = 0;
+  std::size_t body_size_ = 0;
+  bool direct_body_ = false;  // this request's body is in body_, not the parser's string
   http::response<http::string_body> res_;
   PolicyCache policy_;
   std::chrono::steady_clock::time_point started_;
