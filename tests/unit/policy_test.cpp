@@ -74,6 +74,13 @@ ResourceList request(std::initializer_list<std::pair<const char*, const char*>> 
   return r;
 }
 
+// The same as a template's request (names as views: of the literals here).
+RequestList requested(std::initializer_list<std::pair<const char*, const char*>> items) {
+  RequestList r;
+  for (const auto& [name, amount] : items) r.emplace(name, qty(amount));
+  return r;
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   REQUIRE_MESSAGE(in.good(), "cannot read " << path);
@@ -574,65 +581,80 @@ spec:
 TEST_CASE("§4 fit: R[r] <= capacity[r] for every requested resource") {
   Pool pool;
   pool.capacity = request({{"cpu", "4"}, {"memory", "16Gi"}});
-  CHECK(pool.fits(request({{"cpu", "4"}, {"memory", "16Gi"}})));  // equal fits
-  CHECK(pool.fits(request({{"cpu", "3999m"}})));
-  CHECK_FALSE(pool.fits(request({{"cpu", "4001m"}})));
-  CHECK_FALSE(pool.fits(request({{"cpu", "1"}, {"memory", "16Gi"}, {"x", "1n"}})));
-  CHECK_FALSE(pool.fits(request({{"memory", "17179869185"}})));  // 16Gi + 1 byte
-  CHECK(pool.fits(request({{"cpu", "0.1"}, {"memory", "100m"}})));
-  CHECK(pool.fits(request({})));  // a request of nothing fits every pool
+  CHECK(pool.fits(requested({{"cpu", "4"}, {"memory", "16Gi"}})));  // equal fits
+  CHECK(pool.fits(requested({{"cpu", "3999m"}})));
+  CHECK_FALSE(pool.fits(requested({{"cpu", "4001m"}})));
+  CHECK_FALSE(pool.fits(requested({{"cpu", "1"}, {"memory", "16Gi"}, {"x", "1n"}})));
+  CHECK_FALSE(pool.fits(requested({{"memory", "17179869185"}})));  // 16Gi + 1 byte
+  CHECK(pool.fits(requested({{"cpu", "0.1"}, {"memory", "100m"}})));
+  CHECK(pool.fits(requested({})));  // a request of nothing fits every pool
+}
+
+TEST_CASE("§4 fit: every requested name is matched in capacity, in any interleaving of the names") {
+  Pool pool;
+  pool.capacity = request({{"b", "2"}, {"d", "2"}, {"f", "2"}});
+  CHECK(pool.fits(requested({{"b", "2"}, {"d", "1"}, {"f", "2"}})));
+  CHECK(pool.fits(requested({{"d", "2"}})));
+  CHECK(pool.fits(requested({{"a", "0"}, {"b", "1"}, {"c", "0"}, {"g", "0"}})));  // zeros: fit
+  CHECK_FALSE(pool.fits(requested({{"a", "1n"}, {"b", "1"}})));             // before the first
+  CHECK_FALSE(pool.fits(requested({{"b", "1"}, {"c", "1n"}})));             // between two
+  CHECK_FALSE(pool.fits(requested({{"f", "1"}, {"g", "1n"}})));             // after the last
+  CHECK_FALSE(pool.fits(requested({{"b", "1"}, {"d", "1"}, {"f", "3"}})));  // the last too big
+  Pool empty;
+  CHECK(empty.fits(requested({{"cpu", "0"}})));
+  CHECK_FALSE(empty.fits(requested({{"cpu", "1n"}})));
 }
 
 TEST_CASE("§4 fit: a resource missing from capacity has capacity 0") {
   Pool pool;
   pool.capacity = request({{"cpu", "32"}});
-  CHECK_FALSE(pool.fits(request({{"nvidia.com/gpu", "1"}})));
-  CHECK_FALSE(pool.fits(request({{"cpu", "1"}, {"ephemeral-storage", "1n"}})));
+  CHECK_FALSE(pool.fits(requested({{"nvidia.com/gpu", "1"}})));
+  CHECK_FALSE(pool.fits(requested({{"cpu", "1"}, {"ephemeral-storage", "1n"}})));
   Pool zero;
   zero.capacity = request({{"cpu", "0"}});
-  CHECK_FALSE(zero.fits(request({{"cpu", "1n"}})));
-  CHECK(zero.fits(request({{"cpu", "0"}})));
+  CHECK_FALSE(zero.fits(requested({{"cpu", "1n"}})));
+  CHECK(zero.fits(requested({{"cpu", "0"}})));
 }
 
 TEST_CASE("§4 fit: zero requests are ignored") {
   Pool pool;
   pool.capacity = request({{"cpu", "1"}});
-  CHECK(pool.fits(request({{"cpu", "1"}, {"nvidia.com/gpu", "0"}, {"memory", "0Gi"}})));
+  CHECK(pool.fits(requested({{"cpu", "1"}, {"nvidia.com/gpu", "0"}, {"memory", "0Gi"}})));
 }
 
 TEST_CASE("§4 fit: huge requests compare exactly") {
   Pool pool;
   pool.capacity = request({{"cpu", "9300000000000000000"}});
-  CHECK(pool.fits(request({{"cpu", "9250000000000000000"}})));
-  CHECK_FALSE(pool.fits(request({{"cpu", "9400000000000000000"}})));
-  CHECK_FALSE(pool.fits(request({{"cpu", "1e100"}})));
+  CHECK(pool.fits(requested({{"cpu", "9250000000000000000"}})));
+  CHECK_FALSE(pool.fits(requested({{"cpu", "9400000000000000000"}})));
+  CHECK_FALSE(pool.fits(requested({{"cpu", "1e100"}})));
 }
 
 TEST_CASE("§4 dedicatedTo: only templates requesting a listed resource are accepted") {
   Pool gpu;
   gpu.capacity = request({{"cpu", "32"}, {"nvidia.com/gpu", "4"}, {"example.com/fpga", "2"}});
   gpu.dedicated_to = {"nvidia.com/gpu", "example.com/fpga"};
-  CHECK(gpu.accepts(request({{"nvidia.com/gpu", "1"}})));
-  CHECK(gpu.accepts(request({{"cpu", "1"}, {"example.com/fpga", "1"}})));
-  CHECK_FALSE(gpu.accepts(request({{"cpu", "1"}})));
-  CHECK_FALSE(gpu.accepts(request({{"cpu", "1"}, {"nvidia.com/gpu", "0"}})));  // zero: no
-  CHECK_FALSE(gpu.accepts(request({})));
+  CHECK(gpu.accepts(requested({{"nvidia.com/gpu", "1"}})));
+  CHECK(gpu.accepts(requested({{"cpu", "1"}, {"example.com/fpga", "1"}})));
+  CHECK_FALSE(gpu.accepts(requested({{"cpu", "1"}})));
+  CHECK_FALSE(gpu.accepts(requested({{"cpu", "1"}, {"nvidia.com/gpu", "0"}})));  // zero: no
+  CHECK_FALSE(gpu.accepts(requested({})));
   Pool plain;
   plain.capacity = request({{"cpu", "4"}});
-  CHECK(plain.accepts(request({})));
-  CHECK(plain.accepts(request({{"nvidia.com/gpu", "1"}})));  // accepts, yet does not fit
-  CHECK_FALSE(plain.fits(request({{"nvidia.com/gpu", "1"}})));
+  CHECK(plain.accepts(requested({})));
+  CHECK(plain.accepts(requested({{"nvidia.com/gpu", "1"}})));  // accepts, yet does not fit
+  CHECK_FALSE(plain.fits(requested({{"nvidia.com/gpu", "1"}})));
 }
 
 TEST_CASE("§4 dedicatedTo: the example GPU pool accepts GPU work only") {
   const Policy p = load(read_file(NODEALLOC_SOURCE_DIR "/examples/policy.yaml"));
   const Pool& gpu = p.pools[2];
-  CHECK(gpu.accepts(request({{"nvidia.com/gpu", "1"}, {"cpu", "8"}})));
-  CHECK(gpu.fits(request({{"nvidia.com/gpu", "4"}, {"memory", "240Gi"}})));
-  CHECK_FALSE(gpu.fits(request({{"nvidia.com/gpu", "5"}})));
-  CHECK_FALSE(gpu.accepts(request({{"memory", "200Gi"}})));
-  CHECK(p.pools[1].fits(request({{"memory", "128Gi"}, {"cpu", "16"}})));
-  CHECK_FALSE(p.pools[0].fits(request({{"memory", "17Gi"}})));
+  CHECK(gpu.accepts(requested({{"nvidia.com/gpu", "1"}, {"cpu", "8"}})));
+  CHECK(gpu.fits(requested({{"nvidia.com/gpu", "4"}, {"memory", "240Gi"}})));
+  CHECK_FALSE(gpu.fits(requested({{"nvidia.com/gpu", "5"}})));
+  CHECK_FALSE(gpu.accepts(requested({{"memory", "200Gi"}})));
+  CHECK(p.pools[1].fits(requested({{"memory", "128Gi"}, {"cpu", "16"}})));
+  CHECK_FALSE(p.pools[0].fits(requested({{"memory", "17Gi"}})));
 }
 
 }  // namespace nodealloc

@@ -91,7 +91,7 @@ Result<Answer> review_document(const Value& root, const Policy& policy) {
     plan = plan_placement(*object, *kind, policy);
   }
   const std::string patch =
-      plan.denied || plan.patch.empty() ? std::string() : plan.patch.to_json();
+      plan.denied || plan.patch.empty() ? std::string() : std::move(plan.patch).to_json();
 
   // Written as text, not through a JSON writer: a handful of fixed pieces around four strings
   // and the base64 patch (which needs no escaping).
@@ -124,7 +124,7 @@ Result<Answer> review_document(const Value& root, const Policy& policy) {
   out += "}}";
 
   summary.allowed = !plan.denied;
-  summary.patched = !plan.denied && !plan.patch.empty();
+  summary.patched = !patch.empty();
   summary.templates = std::move(plan.templates);
   summary.warnings = std::move(plan.warnings);
   return answer;

@@ -431,11 +431,23 @@ bool needs_escape8(const char* p) {
   return (control | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;
 }
 
-void append_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::size_t i = 0;  // the first byte to escape, 8 bytes at a time while there is none
+namespace {
+// The first byte of s to escape (s.size() if none), 8 bytes at a time while there is none.
+std::size_t first_escape(std::string_view s) {
+  std::size_t i = 0;
   while (i + 8 <= s.size() && !needs_escape8(s.data() + i)) i += 8;
   while (i < s.size() && kEscapes[static_cast<unsigned char>(s[i])] == 0) ++i;
+  return i;
+}
+}  // namespace
+
+bool needs_escape(std::string_view s) {
+  return first_escape(s) != s.size();
+}
+
+void append_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::size_t i = first_escape(s);
   if (i == s.size()) {  // nothing to escape, as in nearly every string: one copy
     const std::size_t at = out.size();
     out.resize(at + s.size() + 2);

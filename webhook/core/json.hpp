@@ -104,5 +104,7 @@ std::string write(const Value& v);
 void write_to(std::string& out, const Value& v);
 // A JSON string literal of `s` (quoted, escaped as Writer escapes), appended to `out`.
 void append_string(std::string& out, std::string_view s);
+// Whether append_string escapes any byte of `s`.
+bool needs_escape(std::string_view s);
 
 }  // namespace nodealloc::json

@@ -20,8 +20,12 @@ std::string escape_pointer_token(std::string_view token) {
 }
 
 void JsonPatch::begin(std::string_view path, bool exists) {
-  if (count_ == 0) ops_.reserve(4096);  // an operation is about 100 bytes: few regrowths
-  if (count_++ > 0) ops_ += ',';
+  if (count_++ == 0) {
+    ops_.reserve(8192);  // an operation is about 100 bytes: few regrowths
+    ops_ += '[';
+  } else {
+    ops_ += ',';
+  }
   ops_ += exists ? R"({"op":"replace","path":)" : R"({"op":"add","path":)";
   json::append_string(ops_, path);
   ops_ += R"(,"value":)";
@@ -39,12 +43,21 @@ void JsonPatch::set_json(std::string_view path, std::string_view value_json, boo
   ops_ += '}';
 }
 
-std::string JsonPatch::to_json() const {
+std::string JsonPatch::to_json() const& {
+  if (count_ == 0) return "[]";
   std::string out;
-  out.reserve(ops_.size() + 2);
-  out += '[';
+  out.reserve(ops_.size() + 1);
   out += ops_;
   out += ']';
+  return out;
+}
+
+std::string JsonPatch::to_json() && {
+  if (count_ == 0) return "[]";
+  ops_ += ']';
+  std::string out = std::move(ops_);
+  ops_.clear();  // a moved-from string's state is unspecified
+  count_ = 0;
   return out;
 }
 

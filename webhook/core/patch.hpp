@@ -27,8 +27,9 @@ class JsonPatch {
   std::size_t size() const { return count_; }
   std::size_t bytes() const { return ops_.size(); }  // about the length of to_json()
 
-  // The patch as a JSON array.
-  std::string to_json() const;
+  // The patch as a JSON array; from an rvalue without copying it (the patch is left empty).
+  std::string to_json() const&;
+  std::string to_json() &&;
 
   // Applies every operation to `target` (what kube-apiserver would do with the patch). An error
   // only when the operations cannot be read back (a value nested near json::kMaxDepth).
@@ -37,7 +38,7 @@ class JsonPatch {
  private:
   void begin(std::string_view path, bool exists);  // an operation up to its value
 
-  std::string ops_;  // the operations, comma-separated
+  std::string ops_;  // "[" and the operations, comma-separated (empty while there is none)
   std::size_t count_ = 0;
 };
 

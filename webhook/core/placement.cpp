@@ -17,14 +17,15 @@ Rational ratio(const Quantity& a, const Quantity& b) {
   return Rational(a.nanos(), b.nanos());
 }
 
-const Quantity& amount(const ResourceList& list, std::string_view name) {
+template <class List>  // ResourceList or RequestList
+const Quantity& amount(const List& list, std::string_view name) {
   static const Quantity kZero;
   auto it = list.find(name);
   return it == list.end() ? kZero : it->second;
 }
 
 // BestFit's waste: sum over the pool's capacity of (capacity - request) / capacity.
-Rational waste(const Pool& pool, const ResourceList& request) {
+Rational waste(const Pool& pool, const RequestList& request) {
   Rational sum = 0;
   for (const auto& [name, cap] : pool.capacity) {
     if (cap.is_zero()) continue;
@@ -34,7 +35,7 @@ Rational waste(const Pool& pool, const ResourceList& request) {
 }
 
 // For no-fit messages: the pool covering the largest share of the request.
-const Pool* largest_pool(const Policy& policy, const ResourceList& request) {
+const Pool* largest_pool(const Policy& policy, const RequestList& request) {
   bool any_accepts = false;
   for (const auto& p : policy.pools) any_accepts = any_accepts || p.accepts(request);
   const Pool* best = nullptr;
@@ -55,12 +56,14 @@ const Pool* largest_pool(const Policy& policy, const ResourceList& request) {
   return best;
 }
 
-std::string describe(const ResourceList& list, const ResourceList* only = nullptr) {
+// `list`: a ResourceList or a RequestList; only its names `only` requests when given.
+template <class List>
+std::string describe(const List& list, const RequestList* only = nullptr) {
   std::string out;
   for (const auto& [name, q] : list) {
     if (only != nullptr && amount(*only, name).is_zero()) continue;
     if (only == nullptr && q.is_zero()) continue;
-    out += (out.empty() ? "" : ", ") + name + "=" + q.to_string();
+    out.append(out.empty() ? "" : ", ").append(name).append("=").append(q.to_string());
   }
   return out.empty() ? "nothing" : out;
 }
@@ -166,7 +169,6 @@ class Planner {
   PlacementPlan run() {
     PlacementPlan plan;
     if (is_opted_out(object_)) return plan;
-    Value placements(rapidjson::kObjectType);
     // The annotation names each template once. Open addressing: no allocation per name.
     boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> placed_names;
     placed_names.reserve(view_.templates.size());
@@ -178,11 +180,7 @@ class Planner {
       if (plan.patch.bytes() > kMaxPatchBytes) return too_large();
       if (outcome.reason == Reason::Placed) {
         outcome.pool = chosen_->name;
-        if (placed_names.insert(node.name).second) {
-          // Names live in view_ and the policy, both longer than placements.
-          placements.AddMember(Value(json::ref(node.name)), Value(json::ref(chosen_->name)),
-                               scratch_);
-        }
+        if (placed_names.insert(node.name).second) add_placement(node.name, chosen_->name);
       } else if (outcome.reason == Reason::NoFit) {
         ++no_fit_count;
         no_fit += (no_fit.empty() ? "\"" : "; \"") + sanitize(node.name) + "\" requests " +
@@ -199,7 +197,7 @@ class Planner {
       plan.patch = JsonPatch();
       return plan;
     }
-    if (placements.MemberCount() > 0) annotate(plan.patch, placements);
+    if (!placements_.empty()) annotate(plan.patch);
     if (plan.patch.bytes() > kMaxPatchBytes) return too_large();
     return plan;
   }
@@ -358,7 +356,8 @@ class Planner {
   const std::string& pointer(const TemplateNode& node, std::string_view field) {
     pointer_.clear();
     view_.append_pointer(node, pointer_);
-    pointer_.append("/").append(field);
+    pointer_.push_back('/');
+    pointer_.append(field);
     return pointer_;
   }
 
@@ -374,32 +373,57 @@ class Planner {
     patch.set(pointer(node, field), value, current != nullptr);
   }
 
+  // {"<template>":"<pool>",...}, the annotation's value, is written straight as the JSON string
+  // holding it (escaped twice): its quotes are most of its bytes, and writing it as JSON and
+  // then escaping that text cost as much as all the nodeSelector operations.
+  static void append_escaped_twice(std::string& out, std::string_view s) {
+    if (!json::needs_escape(s)) {
+      constexpr std::string_view kQuote = R"(\")";
+      out.append(kQuote).append(s).append(kQuote);
+      return;
+    }
+    std::string once;
+    json::append_string(once, s);
+    std::string twice;
+    json::append_string(twice, once);
+    out.append(twice, 1, twice.size() - 2);  // without the outer quotes
+  }
+  void add_placement(std::string_view tmpl, std::string_view pool) {
+    placements_ += placements_.empty() ? '{' : ',';
+    append_escaped_twice(placements_, tmpl);
+    placements_ += ':';
+    append_escaped_twice(placements_, pool);
+  }
+
   // The placement annotation; an existing one equal as JSON is left alone.
-  void annotate(JsonPatch& patch, const Value& placements) {
+  void annotate(JsonPatch& patch) {
+    const std::string text_json = '"' + placements_ + R"(}")";  // a JSON string
     if (const Value* existing = annotation(object_, kPlacementAnnotation);
         existing != nullptr && json::is_string(*existing)) {
       auto parsed = json::parse(json::str(*existing));
-      if (parsed && json::equal(parsed.value(), placements)) return;
+      auto text = json::parse(text_json);
+      if (parsed && text) {
+        auto placements = json::parse(json::str(text.value()));
+        if (placements && json::equal(parsed.value(), placements.value())) return;
+      }
     }
-    // The patch writes values when they are set: references to these locals are enough.
-    const std::string text = json::write(placements);
     const Value* metadata = json::member(object_, "metadata");
     const Value* annotations = metadata ? json::member(*metadata, "annotations") : nullptr;
     if (annotations != nullptr && annotations->IsObject()) {
-      patch.set("/metadata/annotations/" + escape_pointer_token(kPlacementAnnotation),
-                Value(json::ref(text)),
-                json::member(*annotations, kPlacementAnnotation) != nullptr);
+      patch.set_json("/metadata/annotations/" + escape_pointer_token(kPlacementAnnotation),
+                     text_json, json::member(*annotations, kPlacementAnnotation) != nullptr);
       return;
     }
-    Value map(rapidjson::kObjectType);
-    map.AddMember(Value(json::ref(kPlacementAnnotation)), Value(json::ref(text)), scratch_);
+    std::string map = "{";
+    json::append_string(map, kPlacementAnnotation);
+    map += ':';
+    map += text_json;
+    map += '}';
     if (metadata != nullptr && metadata->IsObject()) {
-      patch.set("/metadata/annotations", map, annotations != nullptr);
+      patch.set_json("/metadata/annotations", map, annotations != nullptr);
       return;
     }
-    Value meta(rapidjson::kObjectType);
-    meta.AddMember("annotations", map, scratch_);
-    patch.set("/metadata", meta, metadata != nullptr);
+    patch.set_json("/metadata", R"({"annotations":)" + map + '}', metadata != nullptr);
   }
 
   std::string pools_text() const {
@@ -421,8 +445,9 @@ class Planner {
   json::Allocator scratch_{kScratchChunk};         // values built for the patch
   std::vector<std::optional<PoolJson>> rendered_;  // by pool index, when first chosen
   std::string pointer_;
+  std::string placements_;  // the annotation's JSON string without its quotes and closing brace
   Warnings warnings_;
-  ResourceList request_;          // of the template being decided
+  RequestList request_;           // of the template being decided
   const Pool* chosen_ = nullptr;  // for it
 };
 
@@ -450,7 +475,7 @@ std::string_view to_string(Reason reason) {
   return "unknown";
 }
 
-const Pool* choose_pool(const Policy& policy, const ResourceList& request) {
+const Pool* choose_pool(const Policy& policy, const RequestList& request) {
   const Pool* best = nullptr;
   Rational best_waste;
   for (const auto& p : policy.pools) {

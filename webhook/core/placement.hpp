@@ -50,6 +50,6 @@ struct PlacementPlan {
 PlacementPlan plan_placement(const json::Value& object, ArgoKind kind, const Policy& policy);
 
 // The pool the strategy picks for a request, or nullptr when none accepts and fits it.
-const Pool* choose_pool(const Policy& policy, const ResourceList& request);
+const Pool* choose_pool(const Policy& policy, const RequestList& request);
 
 }  // namespace nodealloc

@@ -322,7 +322,7 @@ std::string join_resources(const ResourceList& list) {
 
 }  // namespace
 
-bool Pool::accepts(const ResourceList& request) const {
+bool Pool::accepts(const RequestList& request) const {
   if (dedicated_to.empty()) return true;
   for (const auto& r : dedicated_to) {
     auto it = request.find(r);
@@ -331,11 +331,14 @@ bool Pool::accepts(const ResourceList& request) const {
   return false;
 }
 
-bool Pool::fits(const ResourceList& request) const {
+bool Pool::fits(const RequestList& request) const {
+  // Both are sorted by name: one walk over the two.
+  auto cap = capacity.begin();
   for (const auto& [name, amount] : request) {
     if (amount.is_zero()) continue;
-    auto it = capacity.find(name);
-    if (it == capacity.end() || it->second < amount) return false;
+    int order = -1;
+    while (cap != capacity.end() && (order = cap->first.compare(name)) < 0) ++cap;
+    if (order != 0 || cap->second < amount) return false;
   }
   return true;
 }

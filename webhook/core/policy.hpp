@@ -21,6 +21,12 @@ namespace nodealloc {
 using ResourceList =
     boost::container::flat_map<std::string, Quantity, std::less<>,
                                boost::container::small_vector<std::pair<std::string, Quantity>, 4>>;
+// A template's request as placement computes it: the same, with names as views (into the
+// reviewed document and the policy, both longer-lived). Hundreds are made per review; no name
+// is copied for them.
+using RequestList = boost::container::flat_map<
+    std::string_view, Quantity, std::less<>,
+    boost::container::small_vector<std::pair<std::string_view, Quantity>, 8>>;
 // Label key -> value, in the order written.
 using LabelMap = std::vector<std::pair<std::string, std::string>>;
 
@@ -38,8 +44,8 @@ struct Pool {  // NOLINT(bugprone-exception-escape)
   std::vector<std::string> dedicated_to;
   json::Document tolerations;  // a JSON array of Toleration objects, possibly empty
 
-  bool accepts(const ResourceList& request) const;  // dedicatedTo
-  bool fits(const ResourceList& request) const;
+  bool accepts(const RequestList& request) const;  // dedicatedTo
+  bool fits(const RequestList& request) const;
 };
 
 struct Policy {  // NOLINT(bugprone-exception-escape)

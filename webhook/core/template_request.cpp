@@ -17,7 +17,7 @@ using json::Value;
 // Small inline vectors: a container names a handful of resources, a template a handful of
 // containers, and a review has hundreds of templates (no heap allocation for them).
 using Entries = boost::container::small_vector<std::pair<std::string_view, const Value*>, 4>;
-using Amounts = boost::container::small_vector<std::pair<std::string_view, Quantity>, 4>;
+using Amounts = RequestList::sequence_type;
 
 // small_vector's move may allocate (and throw bad_alloc, as any allocation here may); nothing
 // relies on moving a Container not throwing.
@@ -42,26 +42,23 @@ std::string shorten(std::string_view s) {
 }
 
 // Where a value is, for messages: pieces joined only when a message is written, so the
-// common path (nothing wrong) allocates nothing for it.
+// common path (nothing wrong) allocates nothing for it. with() links to its parent, which
+// outlives it (a temporary passed down the calls).
 class Where {
  public:
   Where(std::string_view a, std::string_view b = {}, std::string_view c = {}) : parts_{a, b, c} {}
-  Where with(std::string_view a, std::string_view b = {}) const {
-    Where w = *this;
-    for (std::string_view piece : {a, b}) {
-      if (w.size_ < w.parts_.size()) w.parts_[w.size_++] = piece;
-    }
-    return w;
-  }
+  Where with(std::string_view a, std::string_view b = {}) const { return Where(this, a, b); }
   std::string str() const {
-    std::string s;
-    for (std::size_t i = 0; i < size_; ++i) s += parts_[i];
+    std::string s = parent_ != nullptr ? parent_->str() : std::string();
+    for (std::string_view part : parts_) s += part;
     return s;
   }
 
  private:
-  std::array<std::string_view, 7> parts_{};
-  std::size_t size_ = 3;
+  Where(const Where* parent, std::string_view a, std::string_view b)
+      : parent_(parent), parts_{a, b, {}} {}
+  const Where* parent_ = nullptr;
+  std::array<std::string_view, 3> parts_;
 };
 
 // The first reason of each kind; unresolvable wins over invalid (spec §9).
@@ -143,8 +140,10 @@ void add_containers(const Value* list, bool init, std::string_view field, Contai
       problems.bad(std::string(field) + " has an entry that is not an object");
       continue;
     }
-    out.push_back({name_of(c), init, {}, {}});
-    read_resources(json::member(c, "resources"), out.back(), problems, container_where(out.back()));
+    Container& added = out.emplace_back();
+    added.name = name_of(c);
+    added.init = init;
+    read_resources(json::member(c, "resources"), added, problems, container_where(added));
   }
 }
 
@@ -158,7 +157,7 @@ Containers containers_of(const TemplateFields& tmpl, Problems& problems) {
       problems.not_a(*main, "an object", Where(field));
       break;
     }
-    out.push_back({"main", false, {}, {}});
+    out.emplace_back().name = "main";
     read_resources(json::member(*main, "resources"), out.back(), problems,
                    Where("container \"main\""));
     break;
@@ -284,28 +283,41 @@ Amounts effective(const Entries& requests, const Entries& limits, Problems& prob
   return out;
 }
 
-void add_into(ResourceList& sum, const Amounts& more) {
+// Sums are kept by name as views (into the document and the policy), in no order, and made a
+// ResourceList once at the end: a template names a handful of resources.
+Quantity* find(Amounts& list, std::string_view name) {
+  for (auto& [key, q] : list) {
+    if (key == name) return &q;
+  }
+  return nullptr;
+}
+
+void add_into(Amounts& sum, const Amounts& more) {
   for (const auto& [name, q] : more) {
-    auto it = sum.find(name);
-    if (it == sum.end()) {
-      sum.emplace(std::string(name), q);
+    if (Quantity* have = find(sum, name)) {
+      *have += q;
     } else {
-      it->second += q;
+      sum.emplace_back(name, q);
     }
   }
 }
 
-// `more`: Amounts (a container's) or a ResourceList (the init containers' maximum).
-template <class List>
-void max_into(ResourceList& max, const List& more) {
+void max_into(Amounts& max, const Amounts& more) {
   for (const auto& [name, q] : more) {
-    auto it = max.find(name);
-    if (it == max.end()) {
-      max.emplace(std::string(name), q);
-    } else if (it->second < q) {
-      it->second = q;
+    if (Quantity* have = find(max, name)) {
+      if (*have < q) *have = q;
+    } else {
+      max.emplace_back(name, q);
     }
   }
+}
+
+RequestList to_list(Amounts&& amounts) {
+  std::sort(amounts.begin(), amounts.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  RequestList list;
+  list.adopt_sequence(boost::container::ordered_unique_range, std::move(amounts));
+  return list;
 }
 
 // Argo refuses a template with more than one type ("multiple template types specified"); it
@@ -393,8 +405,9 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
   // The regular containers' sum with Argo's wait container, and the maximum of the init
   // containers. Argo's init container (executor_overhead too) is left out of that maximum: the
   // sum already holds as much of every resource, quantities being non-negative.
-  ResourceList request = executor_overhead;
-  ResourceList init;
+  Amounts request;
+  for (const auto& [name, q] : executor_overhead) request.emplace_back(name, q);
+  Amounts init;
   for (const auto& c : containers) {
     const Amounts r = effective(c.requests, c.limits, problems, container_where(c));
     if (c.init) {
@@ -420,7 +433,11 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
       read_entries(json::member(*pod, "requests"), requests, problems, pod_where.with(".requests"));
       read_entries(json::member(*pod, "limits"), limits, problems, pod_where.with(".limits"));
       for (auto& [name, q] : effective(requests, limits, problems, pod_where)) {
-        request.insert_or_assign(std::string(name), std::move(q));
+        if (Quantity* have = find(request, name)) {
+          *have = std::move(q);
+        } else {
+          request.emplace_back(name, std::move(q));
+        }
       }
     }
   }
@@ -431,7 +448,7 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
   if (!problems.invalid.empty()) {
     return {TemplateRequest::Status::Invalid, {}, std::move(problems.invalid)};
   }
-  return {TemplateRequest::Status::Ok, std::move(request), {}};
+  return {TemplateRequest::Status::Ok, to_list(std::move(request)), {}};
 }
 
 }  // namespace nodealloc

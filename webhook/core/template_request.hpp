@@ -16,8 +16,8 @@ bool is_placeable(const TemplateFields& tmpl);
 struct TemplateRequest {
   enum class Status { Ok, Unresolvable, Invalid };
   Status status = Status::Ok;
-  ResourceList request;  // for Ok
-  std::string detail;    // for Unresolvable and Invalid: what and where, short
+  RequestList request;  // for Ok; its names are views into the template and the policy
+  std::string detail;   // for Unresolvable and Invalid: what and where, short
 };
 
 // A podSpecPatch as read: what it can do to R.
