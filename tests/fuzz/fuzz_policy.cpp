@@ -43,8 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(!q.is_negative(), "executorOverhead " + resource + " < 0", text);
   }
   // The policy is usable: a request of nothing, and the overhead alone, go through the strategy.
-  (void)choose_pool(policy, ResourceList{});
-  (void)choose_pool(policy, policy.executor_overhead);
+  (void)choose_pool(policy, RequestList{});
+  RequestList overhead;
+  for (const auto& [resource, q] : policy.executor_overhead) overhead.emplace(resource, q);
+  (void)choose_pool(policy, overhead);
   // Loading is deterministic.
   auto again = parse_policy(text);
   FUZZ_CHECK(again.ok() && again->summary() == policy.summary(), "a second load differs", text);
