@@ -3,10 +3,12 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 namespace nodealloc::json {
@@ -25,14 +27,32 @@ struct Keep {
 };
 struct Shape {
   enum class Kind { All, Object, List, Presence };
+  static constexpr std::size_t kMaxKeys = 24;
+  static constexpr std::size_t kMaxLength = 64;  // every kept key is shorter
   Shape(Kind k, std::span<const Keep> kept = {}, const Shape* each = nullptr)
       : kind(k), keys(kept), element(each) {
-    for (const Keep& keep : keys) lengths |= std::uint64_t{1} << keep.key.size();
+    // The keys by length: a key is compared only with the kept keys of its own length.
+    if (keys.size() > kMaxKeys) throw std::length_error("a shape keeps too many keys");
+    for (const Keep& keep : keys) {
+      if (keep.key.empty() || keep.key.size() >= kMaxLength) {
+        throw std::length_error("a kept key is empty or too long");
+      }
+      ++count[keep.key.size()];
+    }
+    std::uint8_t at = 0;
+    for (std::size_t n = 0; n < kMaxLength; ++n) {
+      first[n] = at;
+      at = static_cast<std::uint8_t>(at + count[n]);
+    }
+    auto next = first;
+    for (const Keep& keep : keys) by_length[next[keep.key.size()]++] = &keep;
   }
   Kind kind;
   std::span<const Keep> keys;
   const Shape* element;
-  std::uint64_t lengths = 0;  // bit n: a kept key is n bytes long (all are under 64)
+  std::array<std::uint8_t, kMaxLength> first{};  // by length: where in by_length its keys start
+  std::array<std::uint8_t, kMaxLength> count{};  // and how many there are
+  std::array<const Keep*, kMaxKeys> by_length{};
 };
 
 extern const Shape kTemplate;
@@ -109,19 +129,20 @@ const Shape kRequest{Shape::Kind::Object, kRequestKeys};
 const Keep kReviewKeys[] = {{"apiVersion", &kAll}, {"kind", &kAll}, {"request", &kRequest}};
 const Shape kReview{Shape::Kind::Object, kReviewKeys};
 
-const Keep* find_listed_key(const Shape& shape, std::string_view key) {
-  for (const Keep& k : shape.keys) {
-    // Length and first byte before memcmp: most keys differ there.
-    if (k.key.size() == key.size() && k.key.front() == key.front() && k.key == key) return &k;
-  }
-  return nullptr;
-}
-
 // In line: it runs for every key of every kept object, and most keys are dropped by their
 // length alone.
 inline const Keep* find_key(const Shape& shape, std::string_view key) {
-  if (key.size() >= 64 || (shape.lengths >> key.size() & 1) == 0) return nullptr;
-  return find_listed_key(shape, key);
+  if (key.size() >= Shape::kMaxLength) return nullptr;
+  const std::size_t first = shape.first[key.size()];
+  for (std::size_t i = first; i < first + shape.count[key.size()]; ++i) {
+    const Keep* keep = shape.by_length[i];
+    // The first byte in line: most keys of a length differ there.
+    if (keep->key.front() == key.front() &&
+        std::memcmp(keep->key.data(), key.data(), key.size()) == 0) {
+      return keep;
+    }
+  }
+  return nullptr;
 }
 
 // What the shapes mean, as a json::ParseFilter: json::parse applies it to RapidJSON's events
