@@ -80,8 +80,7 @@ struct Pair {
     client.emplace(std::move(client_socket), client_context);
     boost::system::error_code server_ec = net::error::would_block;
     boost::system::error_code client_ec = net::error::would_block;
-    server->async_handshake(ssl::stream_base::server,
-                            [&](boost::system::error_code ec) { server_ec = ec; });
+    server->async_handshake([&](boost::system::error_code ec) { server_ec = ec; });
     client->async_handshake(ssl::stream_base::client,
                             [&](boost::system::error_code ec) { client_ec = ec; });
     run();

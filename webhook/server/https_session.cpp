@@ -80,7 +80,6 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     waiting_ = true;
     stream_.expires_after(steady(config().handshake_timeout));
     stream_.async_handshake(
-        ssl::stream_base::server,
         beast::bind_front_handler(&HttpsSession::on_handshake, shared_from_this()));
   }
 

@@ -59,13 +59,10 @@ class TlsStream {
     socket_.cancel(ignored);
   }
 
+  // The server's side of the handshake: this stream only ever accepts.
   template <class Handler>
-  void async_handshake(net::ssl::stream_base::handshake_type type, Handler&& handler) {
-    if (type == net::ssl::stream_base::server) {
-      SSL_set_accept_state(ssl_);
-    } else {
-      SSL_set_connect_state(ssl_);
-    }
+  void async_handshake(Handler&& handler) {
+    SSL_set_accept_state(ssl_);
     start([](TlsStream& s, beast::error_code& ec) { return s.call(SSL_do_handshake(s.ssl_), ec); },
           without_size(std::forward<Handler>(handler)));
   }
