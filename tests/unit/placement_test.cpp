@@ -861,6 +861,25 @@ TEST_CASE("§9 callers are only steps/dag template references, not onExit, hooks
   CHECK(at(p.object, "/spec/templates/1/nodeSelector") == kSmall);  // templateDefaults ignored
 }
 
+TEST_CASE("§3 podSpecPatch: names a template's own patch adds are placed by and reported") {
+  // The request's names point into the parsed patch: they must outlive the template's decision
+  // (a use after free here is what AddressSanitizer reports).
+  const Policy policy = standard_policy();
+  auto p = place_yaml(workflow(R"(
+    - name: gpu-by-patch
+      podSpecPatch: '{"containers":[{"name":"main","resources":{"limits":{"nvidia.com/gpu":"1"}}}]}'
+      container: {image: x, resources: {requests: {cpu: "1"}}}
+    - name: fpga-by-patch
+      podSpecPatch: '{"containers":[{"name":"main","resources":{"requests":{"example.com/fpga":"1"}}}]}'
+      container: {image: x, resources: {requests: {cpu: "1"}}}
+)"),
+                      policy);
+  CHECK(p.outcome("gpu-by-patch") == "placed:gpu");  // dedicatedTo matched the patch's name
+  CHECK(p.outcome("fpga-by-patch") == "no-fit");
+  REQUIRE(p.plan.warnings.size() == 1);
+  CHECK(p.plan.warnings[0].find("requests cpu=1, example.com/fpga=1;") != std::string::npos);
+}
+
 TEST_CASE("§3 podSpecPatch: null deletes a key or a map, as a strategic merge patch does") {
   const Policy policy = standard_policy();
   auto p = place_yaml(workflow(R"(

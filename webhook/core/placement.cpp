@@ -184,7 +184,7 @@ class Planner {
       } else if (outcome.reason == Reason::NoFit) {
         ++no_fit_count;
         no_fit += (no_fit.empty() ? "\"" : "; \"") + sanitize(node.name) + "\" requests " +
-                  describe(request_);
+                  describe(current_.request);
       }
       plan.templates.push_back(std::move(outcome));
     }
@@ -229,22 +229,24 @@ class Planner {
       return Reason::Existing;
     }
 
-    TemplateRequest r = template_request(fields, spec_resources_, policy_.executor_overhead);
-    if (r.status == TemplateRequest::Status::Unresolvable) {
-      warnings_.add(node.name, "unresolvable", r.detail);
+    // Kept as a member: run() describes a no-fit request after this returns, and its names
+    // may point into the template's parsed podSpecPatch, which it holds.
+    current_ = template_request(fields, spec_resources_, policy_.executor_overhead);
+    if (current_.status == TemplateRequest::Status::Unresolvable) {
+      warnings_.add(node.name, "unresolvable", current_.detail);
       return Reason::Unresolvable;
     }
-    if (r.status == TemplateRequest::Status::Invalid) {
-      warnings_.add(node.name, "invalid", r.detail);
+    if (current_.status == TemplateRequest::Status::Invalid) {
+      warnings_.add(node.name, "invalid", current_.detail);
       return Reason::Invalid;
     }
-    request_ = std::move(r.request);
-    chosen_ = choose_pool(policy_, request_);
+    const RequestList& request = current_.request;
+    chosen_ = choose_pool(policy_, request);
     if (chosen_ == nullptr) {
-      const Pool* largest = largest_pool(policy_, request_);
+      const Pool* largest = largest_pool(policy_, request);
       warnings_.add(node.name, "no-fit",
-                    "requests " + describe(request_) + "; largest pool " + largest->name + " has " +
-                        describe(largest->capacity, &request_));
+                    "requests " + describe(request) + "; largest pool " + largest->name + " has " +
+                        describe(largest->capacity, &request));
       return Reason::NoFit;
     }
 
@@ -447,7 +449,7 @@ class Planner {
   std::string pointer_;
   std::string placements_;  // the annotation's JSON string without its quotes and closing brace
   Warnings warnings_;
-  RequestList request_;           // of the template being decided
+  TemplateRequest current_;       // of the template being decided
   const Pool* chosen_ = nullptr;  // for it
 };
 

@@ -380,9 +380,10 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
   check_single_type(tmpl, problems);
   Containers containers = containers_of(tmpl, problems);
 
-  // Patched entries of `containers` point into the patches, which live until R is computed.
-  const PodSpecPatch own_patch = PodSpecPatch::read(tmpl.pod_spec_patch);
-  for (const PodSpecPatch* patch : {&spec.pod_spec_patch, &own_patch}) {
+  // Patched entries of `containers` point into the patches: the spec's lives with it, the
+  // template's own is returned with R, whose names may point into it.
+  PodSpecPatch own_patch = PodSpecPatch::read(tmpl.pod_spec_patch);
+  for (const PodSpecPatch* patch : {&spec.pod_spec_patch, &std::as_const(own_patch)}) {
     switch (patch->kind) {
       case PodSpecPatch::Kind::None:
       case PodSpecPatch::Kind::Ignored:
@@ -443,12 +444,12 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
   }
 
   if (!problems.unresolvable.empty()) {
-    return {TemplateRequest::Status::Unresolvable, {}, std::move(problems.unresolvable)};
+    return {TemplateRequest::Status::Unresolvable, {}, std::move(problems.unresolvable), {}};
   }
   if (!problems.invalid.empty()) {
-    return {TemplateRequest::Status::Invalid, {}, std::move(problems.invalid)};
+    return {TemplateRequest::Status::Invalid, {}, std::move(problems.invalid), {}};
   }
-  return {TemplateRequest::Status::Ok, to_list(std::move(request)), {}};
+  return {TemplateRequest::Status::Ok, to_list(std::move(request)), {}, std::move(own_patch)};
 }
 
 }  // namespace nodealloc

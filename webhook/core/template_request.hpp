@@ -13,13 +13,6 @@ namespace nodealloc {
 // Has container, script, containerSet, resource or data: its pod honours its nodeSelector.
 bool is_placeable(const TemplateFields& tmpl);
 
-struct TemplateRequest {
-  enum class Status { Ok, Unresolvable, Invalid };
-  Status status = Status::Ok;
-  RequestList request;  // for Ok; its names are views into the template and the policy
-  std::string detail;   // for Unresolvable and Invalid: what and where, short
-};
-
 // A podSpecPatch as read: what it can do to R.
 struct PodSpecPatch {
   enum class Kind { None, Ignored, NotString, ResourcesExpression, Unparsable, Static };
@@ -27,6 +20,20 @@ struct PodSpecPatch {
   std::optional<json::Document> doc;  // Static: the patch (a Document allocates when made)
 
   static PodSpecPatch read(const json::Value* patch);
+};
+
+// RequestList's small_vector may allocate (and throw bad_alloc) when moved; nothing relies on
+// moving a TemplateRequest not throwing.
+struct TemplateRequest {  // NOLINT(bugprone-exception-escape)
+  enum class Status { Ok, Unresolvable, Invalid };
+  Status status = Status::Ok;
+  // For Ok. Its names are views into the template, the policy, the workflow spec's podSpecPatch
+  // and own_patch below: it is valid while they are.
+  RequestList request;
+  std::string detail;  // for Unresolvable and Invalid: what and where, short
+  // The template's own podSpecPatch as parsed, kept for the names of `request` it holds (a
+  // Document's strings stay where they are when it moves).
+  PodSpecPatch own_patch;
 };
 
 // What the workflow spec adds to every template's request: its podSpecPatch, read once per
