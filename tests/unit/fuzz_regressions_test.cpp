@@ -242,3 +242,20 @@ TEST_CASE("fuzz_review: with duplicate keys the last counts, for the decisions a
       R"({"templates":[{"name":"a","container":{"image":"x"},"nodeSelector":{"node-pool":"small"}}]})");
   CHECK(out.MemberCount() == 4);  // the shadowed "spec" is gone, as in kube-apiserver's copy
 }
+
+TEST_CASE("fuzz_review: a resource name a template's podSpecPatch adds outlives the template") {
+  // The request's names are views; "c]u", added by the template's own podSpecPatch, pointed
+  // into the parsed patch after it was freed (AddressSanitizer: heap-use-after-free in
+  // Pool::fits). No pool has it: the template fits none, and the warning names it.
+  const std::string object = regression("review-patch-added-name.json");
+  const Policy policy = standard_policy();
+  auto answer = review(review_of(object), policy);
+  REQUIRE(answer.ok());
+  bool named = false;
+  for (const auto& w : answer->summary.warnings)
+    named = named || w.find("c]u=3") != std::string::npos;
+  CHECK(named);
+  auto placed = place(object, policy);
+  REQUIRE(placed.ok());
+  CHECK(placed->summary.warnings == answer->summary.warnings);
+}
