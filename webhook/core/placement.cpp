@@ -170,7 +170,7 @@ class Planner {
     PlacementPlan plan;
     if (is_opted_out(object_)) return plan;
     // The annotation names each template once. Open addressing: no allocation per name.
-    boost::unordered_flat_set<std::string_view, std::hash<std::string_view>> placed_names;
+    boost::unordered_flat_set<std::string_view, boost::hash<std::string_view>> placed_names;
     placed_names.reserve(view_.templates.size());
     std::string no_fit;
     std::size_t no_fit_count = 0;

@@ -93,7 +93,7 @@ class Walker {
 
   WorkflowView& view_;
   // Names in the document, not in view_ (whose strings move as it grows).
-  boost::unordered_flat_map<std::string_view, std::size_t, std::hash<std::string_view>> by_name_;
+  boost::unordered_flat_map<std::string_view, std::size_t, boost::hash<std::string_view>> by_name_;
   std::vector<std::pair<std::size_t, std::string_view>> calls_;
 };
 
