@@ -282,8 +282,8 @@ class Pruner {
 // one step. It is only a faster road to Pruner's answer: whatever it is not sure of (a fraction
 // or exponent, an integer of 19 digits or more, "-0", a surrogate escape, nesting beyond
 // kMaxDepth, a root that is not an object, anything malformed) gives up, and read() takes the
-// DOM road, whose answer or error stays the reference. Kept strings are copied into the
-// reader's own buffer.
+// DOM road, whose answer or error stays the reference. Kept strings without escapes are
+// views into the text; unescaped ones are written into the reader's own buffer.
 // Stage 1, its index and the unescaper are reached through dom::parser::implementation, public
 // but marked internal: CMakeLists.txt asks for simdjson 3.0.x (Debian 12: 3.0.1).
 class Scanner {
@@ -456,12 +456,11 @@ class Scanner {
     while (buf_[close] != '"') --close;
     return {buf_ + pos + 1, close - pos - 1};
   }
-  // Keeps a string from string() in the strings buffer (copied unless unescaped there).
+  // Keeps a string from string(): one without escapes stays a view into the text (the
+  // caller's, or the reader's padded copy), an unescaped one stays where it was written.
   std::string_view keep(std::string_view s) {
-    if (s.data() != strings_) std::memcpy(strings_, s.data(), s.size());
-    const std::string_view kept(strings_, s.size());
-    strings_ += s.size();
-    return kept;
+    if (s.data() == strings_) strings_ += s.size();
+    return s;
   }
 
   // Moves the cursor past the value starting at token i_, keeping nothing.
@@ -556,7 +555,7 @@ class Scanner {
   std::uint32_t n_;
   std::uint32_t i_ = 0;
   const std::uint32_t* backslash_;  // the next backslash's position; the list ends with ~0
-  char* strings_;                   // where the next kept string goes
+  char* strings_;                   // where the next unescaped string goes
   std::uint32_t* close_;
   bool ok_ = false;
 };

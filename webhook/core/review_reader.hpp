@@ -24,7 +24,8 @@ namespace nodealloc::json {
 // up to 3 MiB) is parsed by json::parse with the same pruning: simdjson's buffers for it would
 // come from mmap and cost a page fault per 4 KiB on every review, more than RapidJSON's whole
 // parse. The scan keeps, as long as the longest text it read (so at most kReusedCapacity each),
-// a buffer for the strings it keeps and, for texts not padded, a padded copy. Not thread-safe:
+// a buffer for the unescaped strings it keeps and, for texts not padded, a padded copy (the
+// kept strings without escapes are views into the text or that copy). Not thread-safe:
 // one reader per thread.
 class ReviewReader {
  public:
@@ -51,7 +52,8 @@ class ReviewReader {
   // is a fraction or exponent of value 0 ("0e400": RapidJSON refuses what simdjson reads as
   // 0), or a kept number's text cannot be recovered exactly from its value (a fraction or
   // exponent, or a zero where "-0" may have been written).
-  // The document may borrow memory and strings from the reader: use it before the next read().
+  // The document may borrow memory and strings from the reader and, for a padded text, from the
+  // text: use it before the next read() and while the text lives.
   // padded: kPadding readable bytes (any content) follow the text, which is then parsed where
   // it is; else simdjson first copies it into a padded buffer of its own.
   std::optional<Document> read(std::string_view text, bool padded = false);
