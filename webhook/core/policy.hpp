@@ -22,8 +22,8 @@ using ResourceList =
     boost::container::flat_map<std::string, Quantity, std::less<>,
                                boost::container::small_vector<std::pair<std::string, Quantity>, 4>>;
 // A template's request as placement computes it: the same, with names as views (into the
-// reviewed document and the policy, both longer-lived). Hundreds are made per review; no name
-// is copied for them.
+// reviewed document, its parsed podSpecPatches and the policy: TemplateRequest keeps what it
+// needs). Hundreds are made per review; no name is copied for them.
 using RequestList = boost::container::flat_map<
     std::string_view, Quantity, std::less<>,
     boost::container::small_vector<std::pair<std::string_view, Quantity>, 8>>;

@@ -283,8 +283,8 @@ Amounts effective(const Entries& requests, const Entries& limits, Problems& prob
   return out;
 }
 
-// Sums are kept by name as views (into the document and the policy), in no order, and made a
-// ResourceList once at the end: a template names a handful of resources.
+// Sums are kept by name as views (into the document, the podSpecPatches and the policy), in no
+// order, and made a RequestList once at the end: a template names a handful of resources.
 Quantity* find(Amounts& list, std::string_view name) {
   for (auto& [key, q] : list) {
     if (key == name) return &q;
