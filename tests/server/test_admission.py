@@ -172,6 +172,28 @@ class AdmissionTest(sl.ServerTest):
                 placed = sl.templates_by_name(sl.apply_answer(req, answer))
                 self.assertEqual(placed["gpu-train"]["nodeSelector"], sl.GPU_SELECTOR)
 
+    def test_body_sizes_in_turn_on_one_connection(self):
+        """A connection's body buffer is reused, grown, and released past 256 KiB: bodies of
+        300 KiB, 1 KiB-ish, 60 KiB and again small on one connection are each read whole and
+        answered for their own uid (spec §8 /mutate)."""
+        with sl.tls_socket(self.server.port, self.ctx) as s:
+            reader = s.makefile("rb")
+            for i, extra in enumerate([300 * 1024, 0, 60 * 1024, 0]):
+                obj = sl.workflow(uid_suffix=str(i))
+                if extra:
+                    obj["metadata"]["annotations"] = {"pipelines.kubeflow.org/spec": "y" * extra}
+                req = sl.review(obj, uid="0e6a5b1c-0000-4000-8000-00000000020%d" % i)
+                body = json.dumps(req).encode()
+                s.sendall((b"POST /mutate HTTP/1.1\r\nHost: x\r\n"
+                           b"Content-Type: application/json\r\n"
+                           b"Content-Length: %d\r\n\r\n" % len(body)) + body)
+                status, text = sl.read_answer(reader)
+                self.assertTrue(status.startswith(b"HTTP/1.1 200 "), status)
+                answer = json.loads(text)
+                self.assertEqual(answer["response"]["uid"], req["request"]["uid"])
+                placed = sl.templates_by_name(sl.apply_answer(req, answer))
+                self.assertEqual(placed["gpu-train"]["nodeSelector"], sl.GPU_SELECTOR)
+
 
 if __name__ == "__main__":
     unittest.main()
