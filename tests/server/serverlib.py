@@ -287,6 +287,14 @@ def tls_socket(port, context, server_name=SERVICE_NAME, timeout=10):
     return context.wrap_socket(sock, server_hostname=server_name)
 
 
+def mutate_bytes(request_review):
+    """A whole POST /mutate of `request_review` with a Content-Length, as bytes for a raw
+    socket."""
+    body = json.dumps(request_review).encode()
+    return (b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
 def read_answer(reader):
     """One HTTP/1.1 answer with a Content-Length from a file over a raw socket: (status line,
     body)."""

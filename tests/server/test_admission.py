@@ -145,7 +145,6 @@ class AdmissionTest(sl.ServerTest):
         """Bodies of several TLS records each, three in one write, then a small one: each body
         is read whole into its request and the next request's bytes, decrypted with it, are
         kept for it (spec §8 /mutate)."""
-        sizes = []
         reqs = []
         for i in range(3):
             obj = sl.workflow(uid_suffix=str(i))
@@ -154,23 +153,13 @@ class AdmissionTest(sl.ServerTest):
             obj["metadata"]["annotations"] = {"pipelines.kubeflow.org/spec": spec}
             reqs.append(sl.review(obj, uid="0e6a5b1c-0000-4000-8000-00000000010%d" % i))
         reqs.append(sl.review(sl.workflow(), uid="0e6a5b1c-0000-4000-8000-000000000109"))
-        wire = b""
-        for req in reqs:
-            body = json.dumps(req).encode()
-            sizes.append(len(body))
-            wire += (b"POST /mutate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % len(body)) + body
-        self.assertGreater(min(sizes[:3]), 2 * 16 * 1024)  # three records at least
+        requests = [sl.mutate_bytes(req) for req in reqs]
+        self.assertGreater(min(len(r) for r in requests[:3]), 2 * 16 * 1024)  # 3 records at least
         with sl.tls_socket(self.server.port, self.ctx) as s:
             reader = s.makefile("rb")
-            s.sendall(wire)
+            s.sendall(b"".join(requests))
             for req in reqs:
-                status, text = sl.read_answer(reader)
-                self.assertTrue(status.startswith(b"HTTP/1.1 200 "), status)
-                answer = json.loads(text)
-                self.assertEqual(answer["response"]["uid"], req["request"]["uid"])
-                placed = sl.templates_by_name(sl.apply_answer(req, answer))
-                self.assertEqual(placed["gpu-train"]["nodeSelector"], sl.GPU_SELECTOR)
+                self.assert_placed_answer(reader, req)
 
     def test_body_sizes_in_turn_on_one_connection(self):
         """A connection's body buffer is reused, grown, and released past 256 KiB: bodies of
@@ -183,16 +172,17 @@ class AdmissionTest(sl.ServerTest):
                 if extra:
                     obj["metadata"]["annotations"] = {"pipelines.kubeflow.org/spec": "y" * extra}
                 req = sl.review(obj, uid="0e6a5b1c-0000-4000-8000-00000000020%d" % i)
-                body = json.dumps(req).encode()
-                s.sendall((b"POST /mutate HTTP/1.1\r\nHost: x\r\n"
-                           b"Content-Type: application/json\r\n"
-                           b"Content-Length: %d\r\n\r\n" % len(body)) + body)
-                status, text = sl.read_answer(reader)
-                self.assertTrue(status.startswith(b"HTTP/1.1 200 "), status)
-                answer = json.loads(text)
-                self.assertEqual(answer["response"]["uid"], req["request"]["uid"])
-                placed = sl.templates_by_name(sl.apply_answer(req, answer))
-                self.assertEqual(placed["gpu-train"]["nodeSelector"], sl.GPU_SELECTOR)
+                s.sendall(sl.mutate_bytes(req))
+                self.assert_placed_answer(reader, req)
+
+    def assert_placed_answer(self, reader, req):
+        """The next answer on `reader` is 200 for req's uid, and its patch places gpu-train."""
+        status, text = sl.read_answer(reader)
+        self.assertTrue(status.startswith(b"HTTP/1.1 200 "), status)
+        answer = json.loads(text)
+        self.assertEqual(answer["response"]["uid"], req["request"]["uid"])
+        placed = sl.templates_by_name(sl.apply_answer(req, answer))
+        self.assertEqual(placed["gpu-train"]["nodeSelector"], sl.GPU_SELECTOR)
 
 
 if __name__ == "__main__":

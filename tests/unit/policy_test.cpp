@@ -68,17 +68,18 @@ Quantity qty(std::string_view text) {
   return *q;
 }
 
-ResourceList request(std::initializer_list<std::pair<const char*, const char*>> items) {
-  ResourceList r;
+using Items = std::initializer_list<std::pair<const char*, const char*>>;
+
+template <class List = ResourceList>
+List request(Items items) {
+  List r;
   for (const auto& [name, amount] : items) r.emplace(name, qty(amount));
   return r;
 }
 
 // The same as a template's request (names as views: of the literals here).
-RequestList requested(std::initializer_list<std::pair<const char*, const char*>> items) {
-  RequestList r;
-  for (const auto& [name, amount] : items) r.emplace(name, qty(amount));
-  return r;
+RequestList requested(Items items) {
+  return request<RequestList>(items);
 }
 
 std::string read_file(const std::string& path) {
