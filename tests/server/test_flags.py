@@ -83,6 +83,35 @@ class FlagsTest(sl.ServerTest):
         self.assertEqual(resp.status, 200, body)
         self.assertEqual(server.metric("node_allocator_ready"), 1)
 
+    def serving_threads(self, *extra, cpus=None):
+        """Starts serve (on `cpus` only, if given), returns the threads its serving line names."""
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("NODE_ALLOCATOR_")}
+        proc = subprocess.Popen(
+            [sl.BIN, "serve", *self.base(), *extra], stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, env=clean,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        try:
+            for line in proc.stderr:
+                if " serving " in line:
+                    return int(re.search(r" threads=(\d+) ", line).group(1))
+            self.fail("serve exited without serving")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+            proc.stderr.close()
+
+    def test_threads_default_to_the_cpus_the_process_may_use(self):
+        # --threads 0, the default: a worker per CPU of the affinity mask (a cgroup CPU limit
+        # may lower it further), never the node's core count (server/cpus.hpp).
+        cpus = sorted(os.sched_getaffinity(0))
+        self.assertEqual(self.serving_threads(cpus={cpus[-1]}), 1)
+        every = self.serving_threads()
+        self.assertGreaterEqual(every, 1)
+        self.assertLessEqual(every, len(cpus))
+        if len(cpus) >= 2:
+            self.assertLessEqual(self.serving_threads(cpus=set(cpus[:2])), 2)
+        self.assertEqual(self.serving_threads("--threads", "3", cpus={cpus[0]}), 3)
+
     def test_invalid_policy_at_startup_exits_1_with_its_line(self):
         bad = os.path.join(self.tmp, "bad-policy.yaml")
         with open(bad, "w") as f:

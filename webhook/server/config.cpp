@@ -1,11 +1,9 @@
 #include "server/config.hpp"
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <functional>
 #include <string_view>
-#include <thread>
 
 namespace nodealloc::server {
 
@@ -125,7 +123,8 @@ constexpr std::array kFlags = {
     Flag{"reload-interval", "DURATION", "2s",
          "how often the policy, certificate, key and client CA files are checked for changes",
          [](Config& c, std::string_view v) { return set_duration(c.reload_interval, v); }},
-    Flag{"threads", "N", "0", "worker threads; 0 means one per hardware core",
+    Flag{"threads", "N", "0",
+         "worker threads; 0 means one per CPU it may use (affinity, cgroup CPU limit)",
          [](Config& c, std::string_view v) -> SetResult {
            auto n = parse_unsigned(v);
            if (!n || *n > 1024) return "want a whole number from 0 to 1024";
@@ -247,7 +246,6 @@ ParsedArgs parse_args(std::span<char*> args, const char* (*getenv)(const char*))
                         ") is required"};
     }
   }
-  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
   return config;
 }
 

@@ -36,7 +36,7 @@ struct Config {
   Seconds write_timeout{30};
   Seconds idle_timeout{90};
   Seconds reload_interval{2};
-  unsigned threads = 0;  // 0: one per hardware core
+  unsigned threads = 0;  // 0: one per CPU the process may use (server/cpus.hpp)
   LogFormat log_format = LogFormat::Text;
   std::string log_level = "info";
 };

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "server/config.hpp"
+#include "server/cpus.hpp"
 #include "server/server.hpp"
 
 namespace nodealloc::server {
@@ -31,7 +32,9 @@ int serve_main(std::span<char*> args) {
   // workers cost 400 µs per /mutate against 195; docs/benchmarks.md, item 10).
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 8 << 20);
-  Server server(std::move(std::get<Config>(parsed)));
+  Config& config = std::get<Config>(parsed);
+  if (config.threads == 0) config.threads = CpuBudget::of_this_process().threads();
+  Server server(std::move(config));
   return server.run();
 }
 

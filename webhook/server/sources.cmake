@@ -1,6 +1,7 @@
 set(NODEALLOC_SERVER_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/asio_impl.cpp
   ${CMAKE_CURRENT_LIST_DIR}/config.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/cpus.cpp
   ${CMAKE_CURRENT_LIST_DIR}/https_session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/listener.cpp
   ${CMAKE_CURRENT_LIST_DIR}/logging.cpp
