@@ -27,11 +27,11 @@ NAMESPACE = "argo-node-allocator"
 WEBHOOK_NAME = "placement.node-allocator.io"
 
 # The server's command line: shared/spec/placement.md section 8, plus the per-request timeouts
-# the server adds (webhook/server/config.cpp; `serve --help` is checked when it runs).
+# and worker count the server adds (webhook/server/config.cpp; `serve --help` is checked when it runs).
 SPEC_SERVE_FLAGS = {
     "--policy", "--tls-cert", "--tls-key", "--listen", "--metrics-listen", "--client-ca",
     "--max-body-bytes", "--shutdown-grace", "--log-format", "--log-level",
-    "--handshake-timeout", "--header-timeout", "--body-timeout", "--write-timeout",
+    "--handshake-timeout", "--header-timeout", "--body-timeout", "--write-timeout", "--threads",
 }
 TLS_ROUTES = {("POST", "/mutate"), ("POST", "/v1/place"), ("GET", "/healthz"), ("GET", "/readyz")}
 METRICS_ROUTES = {("GET", "/metrics"), ("GET", "/healthz")}

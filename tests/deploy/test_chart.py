@@ -100,6 +100,8 @@ class TestValuesSchema(unittest.TestCase):
             ("server.logFormat", "xml"),
             ("server.logLevel", "verbose"),
             ("server.timeouts.body", "3 seconds"),
+            ("server.threads", -1),
+            ("server.threads", 2000),
             ("replicaCount", 0),
             ("replicaCount", "2"),
             ("metrics.port", 8443),
@@ -219,12 +221,13 @@ class TestChartMatchesBaseTextually(unittest.TestCase):
         self.assertEqual(self.values["resources"], c["resources"])
         self.assertInText(f"- name: {c['name']}", t)
         for arg in c["args"]:
-            if arg not in ("json", "info", "10", "0.0.0.0:9090", "2s", "3s"):   # those come from values
+            if arg not in ("json", "info", "10", "0.0.0.0:9090", "2s", "3s", "2"):   # from values
                 self.assertInText(f"- {arg}", t)
         _, flags = D.args_to_flags(c["args"])
         self.assertEqual(self.values["server"]["logFormat"], flags["--log-format"])
         self.assertEqual(self.values["server"]["logLevel"], flags["--log-level"])
         self.assertEqual(str(self.values["server"]["shutdownGraceSeconds"]), flags["--shutdown-grace"])
+        self.assertEqual(str(self.values["server"]["threads"]), flags["--threads"])
         self.assertEqual(f"0.0.0.0:{self.values['metrics']['port']}", flags["--metrics-listen"])
         for key, value in self.values["server"]["timeouts"].items():
             self.assertEqual(value, flags[f"--{key}-timeout"])
@@ -426,7 +429,7 @@ class TestChartRendered(unittest.TestCase):
         docs, _ = render({"metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
                           "webhook": {"failurePolicy": "Fail", "timeoutSeconds": 3, "clusterWorkflowTemplates": False,
                                       "objectSelector": {"matchLabels": {"a": "b"}}},
-                          "server": {"maxBodyBytes": 8388608, "extraArgs": ["--client-ca=/x"]},
+                          "server": {"maxBodyBytes": 8388608, "threads": 0, "extraArgs": ["--client-ca=/x"]},
                           "priorityClassName": "critical", "podDisruptionBudget": {"enabled": False},
                           "networkPolicy": {"enabled": False}, "image": {"tag": "v9"}})
         sm = D.one(docs, "ServiceMonitor")
@@ -440,6 +443,7 @@ class TestChartRendered(unittest.TestCase):
         c = D.pod_spec(dep)["containers"][0]
         self.assertEqual(c["image"], "argo-node-allocator:v9")
         self.assertEqual(D.args_to_flags(c["args"])[1]["--max-body-bytes"], "8388608")
+        self.assertEqual(D.args_to_flags(c["args"])[1]["--threads"], "0")   # one per CPU it may use
         self.assertEqual(D.args_to_flags(c["args"])[1]["--client-ca"], "/x")
         self.assertEqual(D.pod_spec(dep)["priorityClassName"], "critical")
         kinds = {d["kind"] for d in docs}
