@@ -364,6 +364,24 @@ TEST_CASE("review_reader: what the scan is not sure of goes the DOM road, with i
       R"({"x":{"a":[1}]})",
       R"({"x":[{"a":{"b":[]]}}})",
       R"({"x":[[[]]})",
+      // The same where the shapes keep some members and drop others (the walk's own frames).
+      R"({"kind":"W",})",
+      R"({"kind" "W"})",
+      R"({"kind":})",
+      R"({"kind":"W""x":1})",
+      R"({"metadata":{"name":"a",}})",
+      R"({"metadata":{"annotations":{"node-allocator.io/skip":tru}}})",
+      R"({"spec":{"templates":[{"name":"a"},]}})",
+      R"({"spec":{"templates":[,{"name":"a"}]}})",
+      R"({"spec":{"templates":[{"name":"a"}}}})",
+      R"({"spec":{"templates":[{"name":"a"]]}})",
+      R"({"spec":{"templates":[{"name":01}]}})",
+      R"({"spec":{"templates":[{"name":"a","container":{"resources":{"requests":{"cpu":1.}}}}]}})",
+      R"({"spec":{"templates":[{"resource":{"a":1,}}]}})",
+      R"({"spec":{"templates":[{"resource":{"a" 1}}]}})",
+      R"({"spec":{"templates":[{"resource":{"a":[1}}]}})",
+      R"({"spec":{"templates":[{"name":"a"} {"name":"b"}]}})",
+      R"({"spec":{"templates":[{"name":"a"}]})",
   };
   for (const std::string& object : malformed) {
     for (const std::string& text :

@@ -274,16 +274,18 @@ class Pruner {
 // The same pruned document as Pruner's, read straight from simdjson's stage 1 (the structural
 // index: where every token starts, with UTF-8, control characters and string boundaries already
 // checked) instead of from its DOM tape: the tape holds every string copied and every number
-// parsed, most of them dropped here. What the tape building validates besides is validated
-// first, in two tight passes that keep nothing: every escape (over the list of backslashes; a
-// backslash outside a string makes its token fail the grammar pass anyway), then every token
-// (the grammar as a pushdown walk, literals, integers), which also notes where each object and
-// array closes. The walk that keeps what the shapes keep then jumps over a dropped value in
-// one step. It is only a faster road to Pruner's answer: whatever it is not sure of (a fraction
-// or exponent, an integer of 19 digits or more, "-0", a surrogate escape, nesting beyond
-// kMaxDepth, a root that is not an object, anything malformed) gives up, and read() takes the
-// DOM road, whose answer or error stays the reference. Kept strings without escapes are
-// views into the text; unescaped ones are written into the reader's own buffer.
+// parsed, most of them dropped here. What the tape building validates besides is validated too:
+// every escape first, in a tight pass over the list of backslashes (a backslash outside a string
+// makes its token fail the grammar anyway), then every token in one forward walk (the grammar as
+// a pushdown automaton, literals, integers) that keeps what the shapes keep as it goes. A
+// dropped value is validated by a tighter loop that keeps nothing. One pass in text order: a
+// walk that jumped over dropped values (from where a first pass had noted their ends) waited on
+// cache misses at every landing, and cost more than the grammar pass itself (docs/benchmarks.md).
+// It is only a faster road to Pruner's answer: whatever it is not sure of (a fraction or
+// exponent, an integer of 19 digits or more, "-0", a surrogate escape, nesting beyond kMaxDepth,
+// a root that is not an object, anything malformed) gives up, and read() takes the DOM road,
+// whose answer or error stays the reference. Kept strings without escapes are views into the
+// text; unescaped ones are written into the reader's own buffer.
 // Stage 1, its index and the unescaper are reached through dom::parser::implementation, public
 // but marked internal: CMakeLists.txt asks for simdjson 3.0.x (Debian 12: 3.0.1).
 class Scanner {
@@ -291,24 +293,18 @@ class Scanner {
   using State = ParseFilter::State;
   static constexpr unsigned kMaxDepth = 512;
 
-  // closes: room for an index per token (written only at opening brackets).
   Scanner(const simdjson::internal::dom_parser_implementation& stage1, std::string_view text,
-          const std::uint32_t* backslashes, char* strings, std::uint32_t* closes)
+          const std::uint32_t* backslashes, char* strings)
       : impl_(stage1),
         buf_(text.data()),
         len_(static_cast<std::uint32_t>(text.size())),
         idx_(stage1.structural_indexes.get()),
         n_(stage1.n_structural_indexes),
         backslash_(backslashes),
-        strings_(strings),
-        close_(closes) {}
+        strings_(strings) {}
 
   bool operator()(Document& out) {
-    if (n_ == 0 || buf_[idx_[0]] != '{' || !escapes_valid() || !tokens_valid()) {
-      return ok_ = false;
-    }
-    i_ = 1;
-    ok_ = object(filter_.root(), out);
+    ok_ = n_ != 0 && buf_[idx_[0]] == '{' && escapes_valid() && walk(out);
     return ok_;
   }
   bool ok() const { return ok_; }
@@ -379,70 +375,10 @@ class Scanner {
     return true;
   }
 
-  // Every token: the grammar as a pushdown walk, and each scalar. close_[t] is set to the
-  // token that closes the object or array opened at token t.
-  bool tokens_valid() {
-    enum class Expect { kValue, kValueOrClose, kKey, kKeyOrClose, kColon, kCommaOrClose };
-    // Locals, not members: the stores to close_ could alias members and force reloads.
-    const char* const buf = buf_;
-    const std::uint32_t* const idx = idx_;
-    const std::uint32_t n = n_;
-    std::uint32_t* const close = close_;
-    std::uint32_t open[kMaxDepth];  // the tokens of the objects and arrays not yet closed
-    unsigned depth = 0;
-    bool in_object = false;
-    Expect expect = Expect::kValue;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const std::uint32_t pos = idx[i];
-      const char c = buf[pos];
-      switch (expect) {
-        case Expect::kValueOrClose:
-          if (c == ']') break;  // closed below
-          [[fallthrough]];
-        case Expect::kValue:
-          if (c == '{' || c == '[') {
-            if (depth == kMaxDepth) return false;
-            open[depth++] = i;
-            in_object = c == '{';
-            expect = in_object ? Expect::kKeyOrClose : Expect::kValueOrClose;
-            continue;
-          }
-          if (c != '"' && !scalar(pos)) return false;
-          expect = Expect::kCommaOrClose;
-          continue;
-        case Expect::kKeyOrClose:
-          if (c == '}') break;  // closed below
-          [[fallthrough]];
-        case Expect::kKey:
-          if (c != '"') return false;
-          expect = Expect::kColon;
-          continue;
-        case Expect::kColon:
-          if (c != ':') return false;
-          expect = Expect::kValue;
-          continue;
-        case Expect::kCommaOrClose:
-          if (c == ',') {
-            expect = in_object ? Expect::kKey : Expect::kValue;
-            continue;
-          }
-          if (c != (in_object ? '}' : ']')) return false;
-          break;  // closed below
-      }
-      // c closes the innermost object or array (the cases above let only its own bracket
-      // through).
-      close[open[--depth]] = i;
-      if (depth == 0) return i + 1 == n;
-      in_object = buf[idx[open[depth - 1]]] == '{';
-      expect = Expect::kCommaOrClose;
-    }
-    return false;  // the text ended inside the root
-  }
-
   // The string whose opening quote is at pos, unescaped: a view into the text when it holds
-  // no escape, else written at strings_ (kept only by keep()). nullptr data: not unescaped.
-  std::string_view string(std::uint32_t pos) {
-    const std::uint32_t next = i_ < n_ ? idx_[i_] : len_;  // the next token's start
+  // no escape, else written at strings_ (kept only by keep()). `next`: where the token after it
+  // starts. nullptr data: not unescaped.
+  std::string_view string(std::uint32_t pos, std::uint32_t next) {
     while (*backslash_ < pos) ++backslash_;
     if (*backslash_ < next) {
       auto* dst = reinterpret_cast<std::uint8_t*>(strings_);
@@ -462,36 +398,87 @@ class Scanner {
     if (s.data() == strings_) strings_ += s.size();
     return s;
   }
+  // Where token i starts; the text's end past the last one.
+  std::uint32_t start(std::uint32_t i) const { return i < n_ ? idx_[i] : len_; }
 
-  // Moves the cursor past the value starting at token i_, keeping nothing.
-  void skip() {
-    const char c = buf_[idx_[i_]];
-    i_ = (c == '{' || c == '[' ? close_[i_] : i_) + 1;
+  // Validates the value starting at token i, keeping nothing, `depth` objects and arrays deep;
+  // the token after it, or 0 when it is malformed.
+  std::uint32_t drop(std::uint32_t i, unsigned depth) const {
+    const char* const buf = buf_;
+    const std::uint32_t* const idx = idx_;
+    const std::uint32_t n = n_;
+    const char first = buf[idx[i]];
+    if (first != '{' && first != '[') return first == '"' || scalar(idx[i]) ? i + 1 : 0;
+    enum class Expect { kValue, kValueOrClose, kKey, kKeyOrClose, kColon, kCommaOrClose };
+    // The closing bracket each open object or array waits for, innermost last.
+    std::array<char, kMaxDepth> closers;
+    unsigned open = 0;
+    if (depth == kMaxDepth) return 0;
+    closers[open++] = first == '{' ? '}' : ']';
+    Expect expect = first == '{' ? Expect::kKeyOrClose : Expect::kValueOrClose;
+    for (++i; i < n; ++i) {
+      const std::uint32_t pos = idx[i];
+      const char c = buf[pos];
+      switch (expect) {
+        case Expect::kValueOrClose:
+          if (c == ']') break;  // closed below
+          [[fallthrough]];
+        case Expect::kValue:
+          if (c == '{' || c == '[') {
+            if (depth + open == kMaxDepth) return 0;
+            closers[open++] = c == '{' ? '}' : ']';
+            expect = c == '{' ? Expect::kKeyOrClose : Expect::kValueOrClose;
+            continue;
+          }
+          if (c != '"' && !scalar(pos)) return 0;
+          expect = Expect::kCommaOrClose;
+          continue;
+        case Expect::kKeyOrClose:
+          if (c == '}') break;  // closed below
+          [[fallthrough]];
+        case Expect::kKey:
+          if (c != '"') return 0;
+          expect = Expect::kColon;
+          continue;
+        case Expect::kColon:
+          if (c != ':') return 0;
+          expect = Expect::kValue;
+          continue;
+        case Expect::kCommaOrClose:
+          if (c == ',') {
+            expect = closers[open - 1] == '}' ? Expect::kKey : Expect::kValue;
+            continue;
+          }
+          if (c != closers[open - 1]) return 0;
+          break;  // closed below
+      }
+      // c closes the innermost object or array (the cases above let only its own bracket
+      // through).
+      if (--open == 0) return i + 1;
+      expect = Expect::kCommaOrClose;
+    }
+    return 0;  // the text ended inside the value
   }
 
-  // Keeps the value at token i_ as `state` says (never nullptr), as Pruner::copy, and moves
-  // past it. The tokens are valid (checked above): only an unescaping can fail.
-  bool value(State state, Document& out) {
-    const std::uint32_t pos = idx_[i_++];
+  // Keeps the string, literal or integer at token i (pos: where it starts; the grammar put it
+  // where a value goes).
+  bool keep_scalar(std::uint32_t i, std::uint32_t pos, Document& out) {
     switch (buf_[pos]) {
-      case '{':
-        return object(state, out);
-      case '[':
-        return array(state, out);
       case '"': {
-        std::string_view s = string(pos);
+        std::string_view s = string(pos, start(i + 1));
         if (s.data() == nullptr) return false;
         s = keep(s);
         return out.String(s.data(), static_cast<rapidjson::SizeType>(s.size()), false);
       }
       case 't':
-        return out.Bool(true);
+        return literal(pos, "true") && out.Bool(true);
       case 'f':
-        return out.Bool(false);
+        return literal(pos, "false") && out.Bool(false);
       case 'n':
-        return out.Null();
+        return literal(pos, "null") && out.Null();
       default: {
         const std::string_view digits = integer(pos);
+        if (digits.empty()) return false;
         char buffer[24];
         buffer[0] = kNumberMark;
         std::memcpy(buffer + 1, digits.data(), digits.size());
@@ -500,49 +487,86 @@ class Scanner {
     }
   }
 
-  // The cursor is past the opening brace.
-  bool object(State state, Document& out) {
-    const State members = filter_.object_members(state);
+  // The whole text from the root's opening brace: the grammar, and what the shapes keep (as
+  // Pruner::copy), a frame per kept object or array not yet closed.
+  bool walk(Document& out) {
+    struct Frame {
+      State inner;  // an object's members' state, an array's elements'; nullptr: drop them all
+      rapidjson::SizeType kept;
+      bool object;
+    };
+    // Where token i stands in the innermost frame: its first member or element (or its close),
+    // one after a comma, or after a member or element (a comma or the close).
+    enum class At { kFirst, kNext, kAfter };
+    std::array<Frame, kMaxDepth> frames;
+    unsigned depth = 0;
+    frames[depth++] = {filter_.object_members(filter_.root()), 0, true};
     out.StartObject();
-    rapidjson::SizeType kept = 0;
-    if (buf_[idx_[i_]] == '}') {
-      ++i_;
-      return out.EndObject(0);
-    }
+    At at = At::kFirst;
+    std::uint32_t i = 1;
     while (true) {
-      std::string_view key = string(idx_[i_++]);
-      if (key.data() == nullptr) return false;
-      ++i_;  // the colon
-      const State member = members == nullptr ? nullptr : filter_.member(members, key);
-      if (member == nullptr) {
-        skip();
-      } else {
-        key = keep(key);
-        out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()), false);
-        if (!value(member, out)) return false;
-        ++kept;
+      if (i >= n_) return false;  // the text ended inside the root
+      Frame& frame = frames[depth - 1];
+      const char c = buf_[idx_[i]];
+      const char closer = frame.object ? '}' : ']';
+      if (at == At::kAfter) {
+        if (c == ',') {
+          ++i;
+          at = At::kNext;
+          continue;
+        }
+        if (c != closer) return false;
+      } else if (at != At::kFirst || c != closer) {
+        State state = nullptr;
+        if (frame.object) {
+          if (c != '"' || i + 2 >= n_ || buf_[idx_[i + 1]] != ':') return false;
+          if (frame.inner != nullptr) {  // else every member is dropped: the key is not read
+            std::string_view key = string(idx_[i], idx_[i + 1]);
+            if (key.data() == nullptr) return false;
+            state = filter_.member(frame.inner, key);
+            if (state != nullptr) {
+              key = keep(key);
+              out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()), false);
+            }
+          }
+          i += 2;
+        } else if (frame.inner != nullptr) {
+          state = filter_.element(frame.inner);
+        }
+        if (state == nullptr) {
+          i = drop(i, depth);
+          if (i == 0) return false;
+          at = At::kAfter;
+          continue;
+        }
+        ++frame.kept;
+        const std::uint32_t pos = idx_[i];
+        const char v = buf_[pos];
+        if (v == '{' || v == '[') {
+          if (depth == kMaxDepth) return false;
+          const bool object = v == '{';
+          frames[depth++] = {object ? filter_.object_members(state) : filter_.array_elements(state),
+                             0, object};
+          if (object) {
+            out.StartObject();
+          } else {
+            out.StartArray();
+          }
+          ++i;
+          at = At::kFirst;
+          continue;
+        }
+        if (!keep_scalar(i, pos, out)) return false;  // also a ',', ':' or bracket here
+        ++i;
+        at = At::kAfter;
+        continue;
       }
-      if (buf_[idx_[i_++]] == '}') return out.EndObject(kept);  // else a comma
-    }
-  }
-
-  bool array(State state, Document& out) {
-    const State elements = filter_.array_elements(state);
-    out.StartArray();
-    rapidjson::SizeType kept = 0;
-    if (buf_[idx_[i_]] == ']') {
-      ++i_;
-      return out.EndArray(0);
-    }
-    while (true) {
-      const State element = elements == nullptr ? nullptr : filter_.element(elements);
-      if (element == nullptr) {
-        skip();
-      } else {
-        if (!value(element, out)) return false;
-        ++kept;
-      }
-      if (buf_[idx_[i_++]] == ']') return out.EndArray(kept);  // else a comma
+      // c closes the innermost frame.
+      const Frame done = frames[--depth];
+      if (!(done.object ? out.EndObject(done.kept) : out.EndArray(done.kept))) return false;
+      ++i;
+      if (depth == 0) return i == n_;
+      at = At::kAfter;
     }
   }
 
@@ -553,10 +577,8 @@ class Scanner {
   std::uint32_t len_;
   const std::uint32_t* idx_;
   std::uint32_t n_;
-  std::uint32_t i_ = 0;
   const std::uint32_t* backslash_;  // the next backslash's position; the list ends with ~0
   char* strings_;                   // where the next unescaped string goes
-  std::uint32_t* close_;
   bool ok_ = false;
 };
 
@@ -602,7 +624,6 @@ struct ReviewReader::Parser {
   // The scan's: the text's backslashes (then ~0), kept strings, an unpadded text's padded copy.
   std::vector<std::uint32_t> backslashes;
   std::unique_ptr<char[]> strings;
-  std::unique_ptr<std::uint32_t[]> closes;  // Scanner's: a token per byte at most
   std::unique_ptr<char[]> padded_copy;
   std::size_t capacity = 0;  // of strings and padded_copy: a text this long, and padding
 };
@@ -654,7 +675,6 @@ std::optional<Document> ReviewReader::scan(std::string_view text, bool padded) {
   if (p.capacity < text.size()) {
     p.capacity = std::max(text.size(), std::size_t{4096});
     p.strings = std::make_unique<char[]>(p.capacity + 2 * kPadding);
-    p.closes = std::make_unique_for_overwrite<std::uint32_t[]>(p.capacity);
     p.padded_copy.reset();
   }
   const char* data = text.data();
@@ -683,7 +703,7 @@ std::optional<Document> ReviewReader::scan(std::string_view text, bool padded) {
   p.pool.Clear();
   std::optional<Document> doc(std::in_place, &p.pool);
   Scanner scanner(stage1, std::string_view(data, text.size()), p.backslashes.data(),
-                  p.strings.get(), p.closes.get());
+                  p.strings.get());
   doc->Populate(scanner);
   if (!scanner.ok()) return std::nullopt;
   return doc;
