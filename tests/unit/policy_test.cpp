@@ -92,6 +92,31 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+TEST_CASE("§4 resource names are ordered as std::less orders them, compared in line") {
+  const std::vector<std::string> names = {"",
+                                          "cpu",
+                                          "cpus",
+                                          "cp",
+                                          "memory",
+                                          "Memory",
+                                          "nvidia.com/gpu",
+                                          "nvidia.com",
+                                          "a\xff",
+                                          "a\x7f",
+                                          "a\x80"
+                                          "b",
+                                          "ephemeral-storage"};
+  for (const auto& a : names) {
+    for (const auto& b : names) {
+      CAPTURE(a);
+      CAPTURE(b);
+      CHECK(NameLess{}(a, b) == std::less<>{}(a, b));
+      const int order = std::string_view(a).compare(b);
+      CHECK(NameLess::compare(a, b) == (order < 0 ? -1 : order > 0 ? 1 : 0));
+    }
+  }
+}
+
 TEST_CASE("§4 policy: the example policy loads, with its pools in order") {
   const Policy p = load(read_file(NODEALLOC_SOURCE_DIR "/examples/policy.yaml"));
   CHECK(p.mode == Mode::Enforce);

@@ -337,7 +337,7 @@ bool Pool::fits(const RequestList& request) const {
   for (const auto& [name, amount] : request) {
     if (amount.is_zero()) continue;
     int order = -1;
-    while (cap != capacity.end() && (order = cap->first.compare(name)) < 0) ++cap;
+    while (cap != capacity.end() && (order = NameLess::compare(cap->first, name)) < 0) ++cap;
     if (order != 0 || cap->second < amount) return false;
   }
   return true;

@@ -15,17 +15,34 @@
 
 namespace nodealloc {
 
+// Resource names in std::less<>'s order (bytes as unsigned char), compared in line: names are
+// a few bytes, and a memcmp call per comparison (sorting requests, fitting them) was 4 % of a
+// review's time.
+struct NameLess {
+  using is_transparent = void;
+  static int compare(std::string_view a, std::string_view b) {
+    const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) {
+        return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]) ? -1 : 1;
+      }
+    }
+    return a.size() == b.size() ? 0 : a.size() < b.size() ? -1 : 1;
+  }
+  bool operator()(std::string_view a, std::string_view b) const { return compare(a, b) < 0; }
+};
+
 // Resource name -> quantity, ordered by name; a missing name means 0. A sorted array held
 // inline: a template's request names a handful of resources and hundreds are made per review
 // (a std::map allocated a node for each).
 using ResourceList =
-    boost::container::flat_map<std::string, Quantity, std::less<>,
+    boost::container::flat_map<std::string, Quantity, NameLess,
                                boost::container::small_vector<std::pair<std::string, Quantity>, 4>>;
 // A template's request as placement computes it: the same, with names as views (into the
 // reviewed document, its parsed podSpecPatches and the policy: TemplateRequest keeps what it
 // needs). Hundreds are made per review; no name is copied for them.
 using RequestList = boost::container::flat_map<
-    std::string_view, Quantity, std::less<>,
+    std::string_view, Quantity, NameLess,
     boost::container::small_vector<std::pair<std::string_view, Quantity>, 8>>;
 // Label key -> value, in the order written.
 using LabelMap = std::vector<std::pair<std::string, std::string>>;

@@ -136,11 +136,10 @@ inline const Keep* find_key(const Shape& shape, std::string_view key) {
   const std::size_t first = shape.first[key.size()];
   for (std::size_t i = first; i < first + shape.count[key.size()]; ++i) {
     const Keep* keep = shape.by_length[i];
-    // The first byte in line: most keys of a length differ there.
-    if (keep->key.front() == key.front() &&
-        std::memcmp(keep->key.data(), key.data(), key.size()) == 0) {
-      return keep;
-    }
+    // In line, not a memcmp call: keys are short, and most of a length differ in the first byte.
+    std::size_t same = 0;
+    while (same < key.size() && keep->key[same] == key[same]) ++same;
+    if (same == key.size()) return keep;
   }
   return nullptr;
 }

@@ -314,7 +314,7 @@ void max_into(Amounts& max, const Amounts& more) {
 
 RequestList to_list(Amounts&& amounts) {
   std::sort(amounts.begin(), amounts.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+            [](const auto& a, const auto& b) { return NameLess{}(a.first, b.first); });
   RequestList list;
   list.adopt_sequence(boost::container::ordered_unique_range, std::move(amounts));
   return list;
