@@ -15,10 +15,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server needs (see .dockerignore): the tests are not built (NODEALLOC_TESTS=OFF).
+# A profile-guided Release build: built instrumented, trained on generated reviews (the
+# benchmark's review generator and the example policy), built again with the profile.
 COPY CMakeLists.txt ./
 COPY webhook/ webhook/
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DNODEALLOC_TESTS=OFF \
- && cmake --build /build -j"$(nproc)" --target argo-node-allocator \
+COPY tests/bench/ tests/bench/
+COPY examples/policy.yaml examples/policy.yaml
+RUN bash tests/bench/pgo-build.sh /build -DCMAKE_BUILD_TYPE=Release -DNODEALLOC_TESTS=OFF \
  && cmake --install /build --prefix /out --strip \
  && /out/bin/argo-node-allocator version
 

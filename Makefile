@@ -72,13 +72,13 @@ run: build certs
 	  --tls-cert certs/dev/tls.crt --tls-key certs/dev/tls.key \
 	  --listen 127.0.0.1:8443 --metrics-listen 127.0.0.1:9090
 
-# Benchmarks (Release build in $(BENCH_BUILD)): core in-process vs bare RapidJSON, end to end over
-# TLS vs an nginx ceiling, memory and startup; prints one table (docs/benchmarks.md). Under 5 min.
+# Benchmarks (the image's profile-guided Release build, in $(BENCH_BUILD)): core in-process vs bare
+# RapidJSON, end to end over TLS vs an nginx ceiling, memory and startup; prints one table
+# (docs/benchmarks.md). The build takes about 3 min on 2 cores, the run under 5.
 BENCH_BUILD ?= build-bench
 BENCH_ARGS ?=
 bench: deps-bench
-	cmake -S . -B $(BENCH_BUILD) -DCMAKE_BUILD_TYPE=Release -DNODEALLOC_BENCH=ON >/dev/null
-	cmake --build $(BENCH_BUILD) -j $(JOBS) --target argo-node-allocator core_bench
+	JOBS=$(JOBS) bash tests/bench/pgo-build.sh $(BENCH_BUILD)
 	/usr/bin/python3 tests/bench/run_bench.py $(BENCH_BUILD) --plot $(BENCH_BUILD)/bench/scaling.png $(BENCH_ARGS)
 
 # libFuzzer targets (clang, ASan+UBSan) for FUZZ_SECONDS each; fails on any finding (docs/fuzzing.md).

@@ -65,6 +65,12 @@ class TestDockerfile(unittest.TestCase):
             self.assertRegex(runs, rf"(?<![\w.+-]){re.escape(pkg)}(?![\w.+-])", pkg)
         self.assertIn("-DNODEALLOC_TESTS=OFF", runs)
         self.assertIn("-DCMAKE_BUILD_TYPE=Release", runs)
+        # Profile-guided, as make bench builds what it measures.
+        self.assertIn("bash tests/bench/pgo-build.sh /build ", runs)
+        script = D.read(os.path.join(D.SOURCE_DIR, "tests", "bench", "pgo-build.sh"))
+        for step in ("-DNODEALLOC_PGO=generate", "--loop", "-DNODEALLOC_PGO=use", "--target argo-node-allocator"):
+            self.assertIn(step, script)
+        self.assertIn("pgo-build.sh $(BENCH_BUILD)", D.read(os.path.join(D.SOURCE_DIR, "Makefile")))
         self.assertIn("--no-install-recommends", runs)
 
     def test_runtime_stage(self):
