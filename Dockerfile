@@ -11,12 +11,13 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       cmake g++ make libboost1.81-dev libssl-dev rapidjson-dev libsimdjson-dev libyaml-cpp-dev \
-      libspdlog-dev \
+      libspdlog-dev python3 openssl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the server needs (see .dockerignore): the tests are not built (NODEALLOC_TESTS=OFF).
 # A profile-guided Release build: built instrumented, trained on generated reviews (the
-# benchmark's review generator and the example policy), built again with the profile.
+# benchmark's review generator and the example policy; in process, and through the server on
+# 127.0.0.1 with a throw-away certificate: python3 and openssl), built again with the profile.
 COPY CMakeLists.txt ./
 COPY webhook/ webhook/
 COPY tests/bench/ tests/bench/

@@ -61,14 +61,15 @@ class TestDockerfile(unittest.TestCase):
     def test_build_stage(self):
         runs = " ".join(r for w, r in stages()[0] if w == "RUN")
         for pkg in ("cmake", "g++", "make", "libboost1.81-dev", "libssl-dev", "rapidjson-dev", "libsimdjson-dev",
-                    "libyaml-cpp-dev", "libspdlog-dev"):
+                    "libyaml-cpp-dev", "libspdlog-dev", "python3", "openssl"):
             self.assertRegex(runs, rf"(?<![\w.+-]){re.escape(pkg)}(?![\w.+-])", pkg)
         self.assertIn("-DNODEALLOC_TESTS=OFF", runs)
         self.assertIn("-DCMAKE_BUILD_TYPE=Release", runs)
         # Profile-guided, as make bench builds what it measures.
         self.assertIn("bash tests/bench/pgo-build.sh /build ", runs)
         script = D.read(os.path.join(D.SOURCE_DIR, "tests", "bench", "pgo-build.sh"))
-        for step in ("-DNODEALLOC_PGO=generate", "--loop", "-DNODEALLOC_PGO=use", "--target argo-node-allocator"):
+        for step in ("-DNODEALLOC_PGO=generate", "--loop", "pgo_train_server.py", "-DNODEALLOC_PGO=use",
+                     "--target argo-node-allocator"):
             self.assertIn(step, script)
         self.assertIn("pgo-build.sh $(BENCH_BUILD)", D.read(os.path.join(D.SOURCE_DIR, "Makefile")))
         self.assertIn("--no-install-recommends", runs)
