@@ -16,8 +16,7 @@
 namespace nodealloc {
 
 // Resource names in std::less<>'s order (bytes as unsigned char), compared in line: names are
-// a few bytes, and a memcmp call per comparison (sorting requests, fitting them) was 4 % of a
-// review's time.
+// a few bytes, not worth a memcmp call per comparison (sorting requests, fitting them).
 struct NameLess {
   using is_transparent = void;
   static int compare(std::string_view a, std::string_view b) {

@@ -278,8 +278,8 @@ class Pruner {
 // makes its token fail the grammar anyway), then every token in one forward walk (the grammar as
 // a pushdown automaton, literals, integers) that keeps what the shapes keep as it goes. A
 // dropped value is validated by a tighter loop that keeps nothing. One pass in text order: a
-// walk that jumped over dropped values (from where a first pass had noted their ends) waited on
-// cache misses at every landing, and cost more than the grammar pass itself (docs/benchmarks.md).
+// walk that jumped over dropped values (from where a first pass had noted their ends) cost
+// twice that pass in a reader-only timing (docs/benchmarks.md, item 31).
 // It is only a faster road to Pruner's answer: whatever it is not sure of (a fraction or
 // exponent, an integer of 19 digits or more, "-0", a surrogate escape, nesting beyond kMaxDepth,
 // a root that is not an object, anything malformed) gives up, and read() takes the DOM road,
