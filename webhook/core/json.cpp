@@ -279,13 +279,7 @@ const Value* member(const Value& v, std::string_view name) {
   // applies the patch to what it decoded).
   for (auto it = v.MemberEnd(); it != v.MemberBegin();) {
     --it;
-    // Length, then the bytes in line: names are short, most differ in length or first byte, and
-    // a memcmp call cost more than the comparison (a hot loop).
-    const std::string_view key = str(it->name);
-    if (key.size() != name.size()) continue;
-    std::size_t i = 0;
-    while (i < key.size() && key[i] == name[i]) ++i;
-    if (i == key.size()) return &it->value;
+    if (same_key(str(it->name), name)) return &it->value;
   }
   return nullptr;
 }

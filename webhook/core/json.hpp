@@ -64,6 +64,16 @@ Value make_number(std::string_view text, Allocator& alloc);
 inline Value make_string(std::string_view s, Allocator& alloc) {
   return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
 }
+// Whether two keys are the same bytes, compared in line: keys are short, most differ in length or
+// the first byte, and a memcmp call per comparison costs more than the comparison (hot loops:
+// member() below, the review reader's kept keys).
+inline bool same_key(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  std::size_t i = 0;
+  while (i < a.size() && a[i] == b[i]) ++i;
+  return i == a.size();
+}
+
 inline Value::StringRefType ref(std::string_view s) {
   return {s.data(), static_cast<rapidjson::SizeType>(s.size())};
 }

@@ -136,10 +136,7 @@ inline const Keep* find_key(const Shape& shape, std::string_view key) {
   const std::size_t first = shape.first[key.size()];
   for (std::size_t i = first; i < first + shape.count[key.size()]; ++i) {
     const Keep* keep = shape.by_length[i];
-    // In line, not a memcmp call: keys are short, and most of a length differ in the first byte.
-    std::size_t same = 0;
-    while (same < key.size() && keep->key[same] == key[same]) ++same;
-    if (same == key.size()) return keep;
+    if (same_key(keep->key, key)) return keep;
   }
   return nullptr;
 }
