@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <system_error>
-#include <vector>
+
+#include "server/reloader.hpp"  // read_file
 
 namespace nodealloc::server {
 namespace {
@@ -22,12 +22,11 @@ std::optional<long long> whole(std::string_view text) {
   return n;
 }
 
+// A cgroup file's text; nullopt when it is not there (read_file's error names why, not needed).
 std::optional<std::string> read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
+  auto text = read_file(path.string());
+  if (!text.ok()) return std::nullopt;
+  return std::move(text.value());
 }
 
 // The smallest limit found in `file` from `dir` (relative to `mount`) up to the mount itself;
@@ -54,17 +53,14 @@ std::optional<double> smallest_up(const std::filesystem::path& mount, std::strin
 }  // namespace
 
 std::optional<double> cgroup2_cpu_limit(std::string_view cpu_max) {
-  while (!cpu_max.empty() && cpu_max.back() == '\n') cpu_max.remove_suffix(1);
+  // "<quota> <period>", as v1's two files hold them; a quota of "max" is none.
   const auto space = cpu_max.find(' ');
   if (space == std::string_view::npos) return std::nullopt;
-  const auto quota = whole(cpu_max.substr(0, space));  // "max": none
-  const auto period = whole(cpu_max.substr(space + 1));
-  if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
-  return static_cast<double>(*quota) / static_cast<double>(*period);
+  return cgroup1_cpu_limit(cpu_max.substr(0, space), cpu_max.substr(space + 1));
 }
 
 std::optional<double> cgroup1_cpu_limit(std::string_view quota_us, std::string_view period_us) {
-  const auto quota = whole(quota_us);  // -1: none
+  const auto quota = whole(quota_us);  // -1 (v2: "max"): none
   const auto period = whole(period_us);
   if (!quota || !period || *quota <= 0 || *period <= 0) return std::nullopt;
   return static_cast<double>(*quota) / static_cast<double>(*period);
@@ -86,10 +82,7 @@ std::optional<double> cgroup_cpu_limit(std::string_view proc_self_cgroup,
       if (line.compare(0, first, "0") == 0) v2_dir = dir;
       continue;
     }
-    std::vector<std::string> names;
-    std::istringstream list(controllers);
-    for (std::string name; std::getline(list, name, ',');) names.push_back(name);
-    if (std::find(names.begin(), names.end(), "cpu") == names.end()) continue;
+    if (("," + controllers + ",").find(",cpu,") == std::string::npos) continue;
     std::filesystem::path mount = root / controllers;
     std::error_code ec;
     if (!std::filesystem::is_directory(mount, ec)) mount = root / "cpu";
