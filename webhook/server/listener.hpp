@@ -1,5 +1,5 @@
 // Accepts TCP connections on one address and hands each socket (with TCP_NODELAY set, bound to
-// the io_context that accepted it) to a callback.
+// an io_context given in turn from a list) to a callback.
 #pragma once
 
 #include <functional>
@@ -23,13 +23,13 @@ class Listener {
   struct Socket;
   using OnAccept = std::function<void(Socket&)>;
 
-  // Binds and listens. Each io_context of `into` (or ioc alone when it is empty) accepts on the
-  // listening socket whenever it waits for work, keeps the sockets it accepts and runs the
-  // callback; each must run on one thread. A connection goes to whichever takes it first, so to
-  // one waiting for work rather than a busy one. Error: "cannot listen on ADDR: reason".
-  static Result<std::shared_ptr<Listener>> open(
-      boost::asio::io_context& ioc, const Endpoint& endpoint, OnAccept on_accept, Logger& log,
-      const std::vector<boost::asio::io_context*>& into = {});
+  // Binds and listens; the acceptor and the callback run on ioc, which must run on one thread.
+  // Accepted sockets go to the io_contexts of `into` in turn (round-robin), or to ioc when it is
+  // empty. Error: "cannot listen on ADDR: reason".
+  static Result<std::shared_ptr<Listener>> open(boost::asio::io_context& ioc,
+                                                const Endpoint& endpoint, OnAccept on_accept,
+                                                Logger& log,
+                                                std::vector<boost::asio::io_context*> into = {});
   virtual ~Listener() = default;
   virtual void start() = 0;
   virtual void stop() = 0;  // from any thread

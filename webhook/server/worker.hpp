@@ -1,6 +1,5 @@
-// The worker threads, nginx-style: each runs an io_context of its own and accepts connections
-// on the shared listening socket when it waits for work (server/listener.hpp); a connection
-// stays on the worker that accepted it, so all its handlers run on one thread:
+// The worker threads, nginx-style: each runs an io_context of its own, and a connection is given
+// to one worker when accepted (in turn) and stays there, so all its handlers run on one thread:
 // no strand, no lock shared with the other workers on the request path, and a worker's scratch
 // (the ReviewReader's parse buffers) is reused from request to request without a lock.
 #pragma once
@@ -31,11 +30,15 @@ struct Worker {
       boost::asio::make_work_guard(ioc);
 };
 
-// Worker 0 also runs the metrics listener and its sessions, the signal set and the shutdown timer.
+// Worker 0 also runs the listeners, the signal set, the shutdown timer and the metrics sessions.
 class Workers {
  public:
   explicit Workers(unsigned n) {
     for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+  }
+  // Worker 0 first: its pending accept holds a socket of another worker's io_context.
+  ~Workers() {
+    for (auto& w : workers_) w.reset();
   }
   Workers(const Workers&) = delete;
   Workers& operator=(const Workers&) = delete;
@@ -43,7 +46,7 @@ class Workers {
   std::size_t size() const { return workers_.size(); }
   Worker& operator[](std::size_t i) { return *workers_[i]; }
 
-  // The io_contexts that accept TLS connections.
+  // Where the TLS listener puts accepted connections, in turn.
   std::vector<boost::asio::io_context*> contexts() {
     std::vector<boost::asio::io_context*> out;
     for (auto& w : workers_) out.push_back(&w->ioc);
