@@ -3,8 +3,9 @@
 # instrumented, run the review on generated AdmissionReviews of 5, 50 and 500 templates (every
 # template shape core_bench makes: containers, sidecars, init containers, containerSets, steps
 # and DAGs with inline templates, GPU and tolerations, warnings) and the benchmark's floor,
-# in process and through the server over TLS, then build it again with the profile GCC wrote. The image (Dockerfile) and make bench are built
-# this way: what the benchmarks measure is what ships. docs/benchmarks.md, item 32.
+# in process and through the server over TLS, then build it again with the profile GCC wrote.
+# The image (Dockerfile) and make bench are built this way: what the benchmarks measure is what
+# ships. docs/benchmarks.md, item 32.
 #
 #   bash tests/bench/pgo-build.sh BUILD_DIR [cmake -D options...]     (from the source root)
 set -euo pipefail
