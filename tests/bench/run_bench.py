@@ -104,8 +104,8 @@ def load_average():
 class Ours:
     name = "ours"
 
-    def __init__(self, binary, certs, log_level="warn"):
-        self.binary, self.certs, self.log_level = binary, certs, log_level
+    def __init__(self, binary, certs, log_level="warn", threads=None):
+        self.binary, self.certs, self.log_level, self.threads = binary, certs, log_level, threads
         self.proc = None
 
     def start(self):
@@ -115,6 +115,8 @@ class Ours:
                "--tls-key", os.path.join(self.certs, "tls.key"),
                "--listen", f"127.0.0.1:{self.port}", "--metrics-listen", "off",
                "--log-level", self.log_level]
+        if self.threads is not None:
+            cmd += ["--threads", str(self.threads)]
         t0 = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         # exec -> /readyz 200, polled as fast as a TLS client can.
@@ -323,6 +325,9 @@ def main():
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     ap.add_argument("--log-level", default="warn")
+    ap.add_argument("--threads", type=int,
+                    help="our server's --threads (default: its own default, one per CPU); "
+                         "with --compare, both builds")
     ap.add_argument("--plot", help="write a PNG of the scaling curve (needs python3-matplotlib)")
     ap.add_argument("--compare", metavar="BUILD",
                     help="judge a change: alternate this other build of ours (before the change) "
@@ -337,7 +342,8 @@ def main():
     binary = os.path.join(build, "argo-node-allocator")
     t_start = time.monotonic()
     results = {"date": time.strftime("%Y-%m-%d %H:%M %Z"), "machine": platform.node(),
-               "cpu": cpu_model(), "cores": os.cpu_count(), "load_at_start": load_average()}
+               "cpu": cpu_model(), "cores": os.cpu_count(), "load_at_start": load_average(),
+               "threads": args.threads}
 
     if not args.skip_core:
         results["core"] = run_core(build, args.core_ms)
@@ -351,13 +357,13 @@ def main():
         # Startup: exec -> /readyz 200, five times.
         ready = []
         for _ in range(5):
-            s = Ours(binary, certs, args.log_level)
+            s = Ours(binary, certs, args.log_level, args.threads)
             s.start()
             ready.append(s.ready_ms)
             s.stop()
         results["ready_ms"] = ready
 
-        ours = Ours(binary, certs, args.log_level)
+        ours = Ours(binary, certs, args.log_level, args.threads)
         ours.start()
         time.sleep(0.3)
         results["rss_idle_kib"] = ours.rss_kib()
@@ -443,8 +449,10 @@ def compare(before, after, args):
             core[name].append(next(r["review_ns"] for r in rows
                                    if r.get("group") == "core" and r.get("templates") == 50) / 1000)
     certs = ensure_certs(workdir)
-    servers = {"before": Ours(os.path.join(before, "argo-node-allocator"), certs, args.log_level),
-               "after": Ours(os.path.join(after, "argo-node-allocator"), certs, args.log_level)}
+    servers = {"before": Ours(os.path.join(before, "argo-node-allocator"), certs, args.log_level,
+                              args.threads),
+               "after": Ours(os.path.join(after, "argo-node-allocator"), certs, args.log_level,
+                             args.threads)}
     for server in servers.values():
         server.start()
     # One concurrency: 64 (the targets'), unless --concurrency names a single other one.
@@ -545,7 +553,9 @@ def print_table(r):
         verdict = limit if ok is None else f"{'met' if ok else 'MISSED'} (target {limit})"
         add((f"  {name}", value, verdict))
     add((f"{r['date']}, {r['cpu']}, {r['cores']} cores, load {r['load_at_start']:.1f} -> "
-         f"{r['load_at_end']:.1f}, {r['seconds']:.0f} s", "", ""))
+         f"{r['load_at_end']:.1f}, {r['seconds']:.0f} s"
+         + (f", ours with --threads {r['threads']}" if r.get("threads") is not None else ""),
+         "", ""))
     w0 = max(len(a) for a, b, c in rows if b or c)
     w1 = max(len(b) for a, b, c in rows)
     for a, b, c in rows:
