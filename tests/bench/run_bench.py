@@ -449,10 +449,9 @@ def compare(before, after, args):
             core[name].append(next(r["review_ns"] for r in rows
                                    if r.get("group") == "core" and r.get("templates") == 50) / 1000)
     certs = ensure_certs(workdir)
-    servers = {"before": Ours(os.path.join(before, "argo-node-allocator"), certs, args.log_level,
-                              args.threads),
-               "after": Ours(os.path.join(after, "argo-node-allocator"), certs, args.log_level,
-                             args.threads)}
+    servers = {name: Ours(os.path.join(build, "argo-node-allocator"), certs, args.log_level,
+                          args.threads)
+               for name, build in (("before", before), ("after", after))}
     for server in servers.values():
         server.start()
     # One concurrency: 64 (the targets'), unless --concurrency names a single other one.
