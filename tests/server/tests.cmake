@@ -3,10 +3,11 @@ foreach(t admission errors reload shutdown mtls metrics flags)
   nodealloc_py_test(server_${t} ${CMAKE_CURRENT_LIST_DIR}/test_${t}.py LABELS server TIMEOUT 120)
 endforeach()
 
-# The server's TLS stream against Asio's TLS client over real loopback sockets, and the worker
-# count read from the affinity mask and cgroup files (doctest).
+# The server's TLS stream against Asio's TLS client over real loopback sockets, the worker
+# count read from the affinity mask and cgroup files, and the workers' body buffer pools
+# (doctest).
 add_executable(server-unit-tests ${CMAKE_CURRENT_LIST_DIR}/tls_stream_test.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/cpus_test.cpp)
+  ${CMAKE_CURRENT_LIST_DIR}/cpus_test.cpp ${CMAKE_CURRENT_LIST_DIR}/body_buffers_test.cpp)
 target_link_libraries(server-unit-tests PRIVATE nodealloc_server doctest::doctest)
 target_include_directories(server-unit-tests PRIVATE ${PROJECT_SOURCE_DIR}/webhook)
 # As the server's own sources (webhook/server/sources.cmake): Asio and Beast come compiled.

@@ -19,6 +19,7 @@
 #include <optional>
 
 #include "core/review_reader.hpp"
+#include "server/body_buffers.hpp"
 #include "server/listener_impl.hpp"
 #include "server/policy_store.hpp"
 #include "server/request_body.hpp"
@@ -32,9 +33,9 @@ namespace ssl = net::ssl;
 namespace http = beast::http;
 
 constexpr std::size_t kFirstReadSize = 4096;
-// A connection keeps its request body buffer for the next request up to this size (an odd huge
+// A connection keeps its chunked body's string for the next request up to this size (an odd huge
 // request must not pin megabytes on an idle keep-alive connection).
-constexpr std::size_t kKeptBodyCapacity = std::size_t{256} * 1024;
+constexpr std::size_t kKeptBodyCapacity = BodyBuffers::kKeptCapacity;
 constexpr auto kCloseTimeout = std::chrono::seconds(2);  // TLS close_notify and lingering close
 constexpr std::size_t kLingerBytes = std::size_t{1024} * 1024;  // dropped at most while lingering
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -46,9 +47,10 @@ bool iequals(std::string_view a, std::string_view b) {
 class HttpsSession final : public Connection, public std::enable_shared_from_this<HttpsSession> {
  public:
   HttpsSession(TcpSocket&& socket, HttpsShared& shared, json::ReviewReader& reader,
-               std::shared_ptr<ssl::context> context)
+               BodyBuffers& bodies, std::shared_ptr<ssl::context> context)
       : shared_(shared),
         reader_(reader),
+        bodies_(bodies),
         context_(std::move(context)),
         stream_(std::move(socket), *context_) {}
 
@@ -175,23 +177,20 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
                        beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
       return;
     }
-    // A Content-Length body (kube-apiserver's) is read straight into the connection's body
-    // buffer: OpenSSL copies it there from its record buffer, instead of into buffer_ for
+    // A Content-Length body (kube-apiserver's) is read straight into a buffer of the worker's
+    // pool: OpenSSL copies it there from its record buffer, instead of into buffer_ for
     // Beast's parser to copy out again. The buffer is not zero-filled (a std::string cannot grow
     // without that in C++20: 40 KiB of memset per review) and keeps kPadding spare bytes for
     // the reader. The length is at most max_body_bytes (on_header).
     const auto size = static_cast<std::size_t>(*length);
     const std::size_t have = std::min(buffer_.size(), size);  // read with the header
-    if (body_capacity_ < size + json::ReviewReader::kPadding) {
-      body_capacity_ = size + json::ReviewReader::kPadding;
-      body_ = std::make_unique_for_overwrite<char[]>(body_capacity_);
-    }
+    body_ = bodies_.take(size + json::ReviewReader::kPadding);
     body_size_ = size;
     direct_body_ = true;
-    if (have > 0) std::memcpy(body_.get(), buffer_.data().data(), have);
+    if (have > 0) std::memcpy(body_.data(), buffer_.data().data(), have);
     buffer_.consume(have);  // what is left belongs to a pipelined request
     if (have == size) return handle();
-    net::async_read(stream_, net::buffer(body_.get() + have, size - have),
+    net::async_read(stream_, net::buffer(body_.data() + have, size - have),
                     beast::bind_front_handler(&HttpsSession::on_body, shared_from_this()));
   }
 
@@ -232,10 +231,11 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     const Request request =
         direct_body_
             ? Request{req.method_string(), req.target(), req[http::field::content_type],
-                      std::string_view(body_.get(), body_size_), true}
+                      std::string_view(body_.data(), body_size_), true}
             : Request{req.method_string(), req.target(), req[http::field::content_type], chunked,
                       chunked.capacity() - chunked.size() >= json::ReviewReader::kPadding};
     Response response = shared_.router.handle(request, policy_, reader_, started_);
+    body_ = {};  // back to the pool: the answer does not point into it
     const bool keep_alive = req.keep_alive() && !stopping_ && !shared_.tracker.stopping();
     send(std::move(response), keep_alive, false);
   }
@@ -269,10 +269,7 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
     if (!keep_alive_) return close();
     spare_body_.swap(parser_->get().body());
     if (spare_body_.capacity() > kKeptBodyCapacity) std::string().swap(spare_body_);
-    if (body_capacity_ > kKeptBodyCapacity) {
-      body_.reset();
-      body_capacity_ = 0;
-    }
+    std::string().swap(res_.body());  // the answer's bytes are not kept between requests either
     wait_for_request(false);
   }
 
@@ -314,14 +311,14 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
   HttpsShared& shared_;
   json::ReviewReader& reader_;             // the worker's
+  BodyBuffers& bodies_;                    // the worker's
   std::shared_ptr<ssl::context> context_;  // outlives stream_
   TlsStream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<RequestBody>> parser_;
   std::string spare_body_;
-  // A Content-Length body (read_body), kept for the next request up to kKeptBodyCapacity.
-  std::unique_ptr<char[]> body_;
-  std::size_t body_capacity_ = 0;
+  // A Content-Length body (read_body), held from its first byte to the end of its handling.
+  BodyBuffers::Lease body_;
   std::size_t body_size_ = 0;
   bool direct_body_ = false;  // this request's body is in body_, not the parser's string
   http::response<http::string_body> res_;
@@ -337,10 +334,11 @@ class HttpsSession final : public Connection, public std::enable_shared_from_thi
 
 }  // namespace
 
-void start_https_session(Listener::Socket& socket, HttpsShared& shared,
-                         json::ReviewReader& reader) {
+void start_https_session(Listener::Socket& socket, HttpsShared& shared, json::ReviewReader& reader,
+                         BodyBuffers& bodies) {
   auto context = shared.tls.load();
-  std::make_shared<HttpsSession>(std::move(socket.socket), shared, reader, std::move(context))
+  std::make_shared<HttpsSession>(std::move(socket.socket), shared, reader, bodies,
+                                 std::move(context))
       ->start();
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "core/review_reader.hpp"
+#include "server/body_buffers.hpp"
 #include "server/config.hpp"
 #include "server/connections.hpp"
 #include "server/listener.hpp"
@@ -25,7 +26,9 @@ struct HttpsShared {
 };
 
 // Starts serving an accepted connection with the TLS context in force now. The socket's
-// io_context must run on one thread only; reader is that thread's (it outlives the session).
-void start_https_session(Listener::Socket& socket, HttpsShared& shared, json::ReviewReader& reader);
+// io_context must run on one thread only; reader and bodies are that thread's (they outlive the
+// session).
+void start_https_session(Listener::Socket& socket, HttpsShared& shared, json::ReviewReader& reader,
+                         BodyBuffers& bodies);
 
 }  // namespace nodealloc::server

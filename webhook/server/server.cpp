@@ -71,8 +71,10 @@ int Server::Impl::run() {
 
   auto https = Listener::open(
       workers[0].ioc, config.listen,
-      [this](Listener::Socket& s) { start_https_session(s, shared, workers[s.index].reader); }, log,
-      workers.contexts());
+      [this](Listener::Socket& s) {
+        start_https_session(s, shared, workers[s.index].reader, workers[s.index].bodies);
+      },
+      log, workers.contexts());
   if (!https) {
     log.error(https.error().message);
     return 1;

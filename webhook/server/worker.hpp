@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/review_reader.hpp"
+#include "server/body_buffers.hpp"
 
 namespace nodealloc::server {
 
@@ -23,7 +24,9 @@ struct Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  json::ReviewReader reader;  // declared first: outlives the sessions ioc's destructor destroys
+  // Declared before ioc: they outlive the sessions ioc's destructor destroys.
+  json::ReviewReader reader;
+  BodyBuffers bodies;
   boost::asio::io_context ioc{1};  // run by this worker's thread only
   // Keeps run() going while the worker has no connection; ioc.stop() ends it.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> busy =
