@@ -477,6 +477,13 @@ def compare(before, after, args):
           f"after {statistics.median(cpu['after']):.1f}  after/before {ratios(cpu['before'], cpu['after'])}")
     print(f"  req/s at c={clients}             before {statistics.median(rps['before']):.0f}  "
           f"after {statistics.median(rps['after']):.0f}  after/before {ratios(rps['before'], rps['after'])}")
+    p99 = {k: [r["p99_ms"] for r in v] for k, v in e2e.items()}
+    print(f"  p99 at c={clients} (ms)          before {statistics.median(p99['before']):.2f}  "
+          f"after {statistics.median(p99['after']):.2f}  after/before {ratios(p99['before'], p99['after'])}")
+    # The servers live through every round: a peak that grows round by round is memory kept.
+    for name in ("before", "after"):
+        peaks = " ".join(f"{r['peak_rss_kib'] / 1024:.1f}" for r in e2e[name])
+        print(f"  peak RSS by round (MiB)     {name:6} {peaks}")
     print(f"  {args.rounds} rounds, load {load_average():.1f}")
 
 
