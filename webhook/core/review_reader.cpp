@@ -484,85 +484,100 @@ class Scanner {
   }
 
   // The whole text from the root's opening brace: the grammar, and what the shapes keep (as
-  // Pruner::copy), a frame per kept object or array not yet closed.
+  // Pruner::copy), a frame per kept object or array not yet closed. The innermost frame lives in
+  // locals (the stack holds the ones around it), and the token after a value is read where the
+  // value ends: a comma goes straight on to the next member or element, a close straight on to
+  // the frame around it, without a round of the loop for each.
   bool walk(Document& out) {
     struct Frame {
       State inner;  // an object's members' state, an array's elements'; nullptr: drop them all
       rapidjson::SizeType kept;
       bool object;
     };
-    // Where token i stands in the innermost frame: its first member or element (or its close),
-    // one after a comma, or after a member or element (a comma or the close).
-    enum class At { kFirst, kNext, kAfter };
-    std::array<Frame, kMaxDepth> frames;
-    unsigned depth = 0;
-    frames[depth++] = {filter_.object_members(filter_.root()), 0, true};
+    std::array<Frame, kMaxDepth> frames;  // the frames around the innermost, outermost first
+    unsigned depth = 1;                   // frames open, the innermost included
+    State inner = filter_.object_members(filter_.root());
+    rapidjson::SizeType kept = 0;
+    bool object = true;
     out.StartObject();
-    At at = At::kFirst;
+    const char* const buf = buf_;
+    const std::uint32_t* const idx = idx_;
+    const std::uint32_t n = n_;
     std::uint32_t i = 1;
+    bool first = true;  // token i may close the innermost frame (nothing in it yet)
     while (true) {
-      if (i >= n_) return false;  // the text ended inside the root
-      Frame& frame = frames[depth - 1];
-      const char c = buf_[idx_[i]];
-      const char closer = frame.object ? '}' : ']';
-      if (at == At::kAfter) {
-        if (c == ',') {
-          ++i;
-          at = At::kNext;
-          continue;
-        }
-        if (c != closer) return false;
-      } else if (at != At::kFirst || c != closer) {
+      if (i >= n) return false;  // the text ended inside the root
+      char c = buf[idx[i]];
+      if (!first || c != (object ? '}' : ']')) {
+        // A member or element starts at token i.
         State state = nullptr;
-        if (frame.object) {
-          if (c != '"' || i + 2 >= n_ || buf_[idx_[i + 1]] != ':') return false;
-          if (frame.inner != nullptr) {  // else every member is dropped: the key is not read
-            std::string_view key = string(idx_[i], idx_[i + 1]);
+        if (object) {
+          if (c != '"' || i + 2 >= n || buf[idx[i + 1]] != ':') return false;
+          if (inner != nullptr) {  // else every member is dropped: the key is not read
+            std::string_view key = string(idx[i], idx[i + 1]);
             if (key.data() == nullptr) return false;
-            state = filter_.member(frame.inner, key);
+            state = filter_.member(inner, key);
             if (state != nullptr) {
               key = keep(key);
               out.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()), false);
             }
           }
           i += 2;
-        } else if (frame.inner != nullptr) {
-          state = filter_.element(frame.inner);
+        } else if (inner != nullptr) {
+          state = filter_.element(inner);
         }
         if (state == nullptr) {
           i = drop(i, depth);
           if (i == 0) return false;
-          at = At::kAfter;
-          continue;
-        }
-        ++frame.kept;
-        const std::uint32_t pos = idx_[i];
-        const char v = buf_[pos];
-        if (v == '{' || v == '[') {
-          if (depth == kMaxDepth) return false;
-          const bool object = v == '{';
-          frames[depth++] = {object ? filter_.object_members(state) : filter_.array_elements(state),
-                             0, object};
-          if (object) {
-            out.StartObject();
-          } else {
-            out.StartArray();
+        } else {
+          ++kept;
+          const std::uint32_t pos = idx[i];
+          const char v = buf[pos];
+          if (v == '{' || v == '[') {
+            if (depth == kMaxDepth) return false;
+            frames[depth - 1] = {inner, kept, object};
+            ++depth;
+            object = v == '{';
+            inner = object ? filter_.object_members(state) : filter_.array_elements(state);
+            kept = 0;
+            if (object) {
+              out.StartObject();
+            } else {
+              out.StartArray();
+            }
+            ++i;
+            first = true;
+            continue;
           }
+          if (!keep_scalar(i, pos, out)) return false;  // also a ',', ':' or bracket here
           ++i;
-          at = At::kFirst;
+        }
+        // After the value: a comma, or the innermost frame's close.
+        if (i >= n) return false;
+        c = buf[idx[i]];
+        if (c == ',') {
+          ++i;
+          first = false;
           continue;
         }
-        if (!keep_scalar(i, pos, out)) return false;  // also a ',', ':' or bracket here
-        ++i;
-        at = At::kAfter;
-        continue;
+        if (c != (object ? '}' : ']')) return false;
       }
-      // c closes the innermost frame.
-      const Frame done = frames[--depth];
-      if (!(done.object ? out.EndObject(done.kept) : out.EndArray(done.kept))) return false;
-      ++i;
-      if (depth == 0) return i == n_;
-      at = At::kAfter;
+      // Token i closes the innermost frame; then a comma or a close in the frame around it.
+      while (true) {
+        if (!(object ? out.EndObject(kept) : out.EndArray(kept))) return false;
+        ++i;
+        if (--depth == 0) return i == n;
+        const Frame& around = frames[depth - 1];
+        inner = around.inner;
+        kept = around.kept;
+        object = around.object;
+        if (i >= n) return false;
+        c = buf[idx[i]];
+        if (c == ',') break;
+        if (c != (object ? '}' : ']')) return false;
+      }
+      ++i;  // the comma
+      first = false;
     }
   }
 
