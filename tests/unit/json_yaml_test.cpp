@@ -122,6 +122,28 @@ TEST_CASE("§3 JSON: make_number gives a number that writes raw") {
   CHECK(json::write(d) == R"({"n":2.50,"s":"2.50"})");
 }
 
+TEST_CASE("JSON: same_key compares every byte of keys of every length") {
+  // Lengths around the 8-byte words it compares: a difference at any position is seen, the
+  // last word's overlap included, and nothing past the keys is read (views into a longer text).
+  const std::string text = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (std::size_t n = 0; n <= 25; ++n) {
+    std::string copy = text;
+    const std::string_view a(text.data(), n);
+    CHECK(json::same_key(a, std::string_view(copy.data(), n)));
+    CHECK_FALSE(json::same_key(a, std::string_view(copy.data(), n + 1)));
+    for (std::size_t at = 0; at < n; ++at) {
+      copy = text;
+      copy[at] = '#';
+      CAPTURE(n);
+      CAPTURE(at);
+      CHECK_FALSE(json::same_key(a, std::string_view(copy.data(), n)));
+    }
+    copy = text;
+    copy[n] = '#';  // past the key: not compared
+    CHECK(json::same_key(a, std::string_view(copy.data(), n)));
+  }
+}
+
 TEST_CASE("§3 JSON: object_member is a non-empty object only") {
   const json::Document d = parsed(R"({"a":{},"b":{"x":1},"c":[1],"d":"s"})");
   CHECK(json::object_member(d, "a") == nullptr);

@@ -10,6 +10,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -66,12 +68,26 @@ inline Value make_string(std::string_view s, Allocator& alloc) {
 }
 // Whether two keys are the same bytes, compared in line: keys are short, most differ in length or
 // the first byte, and a memcmp call per comparison costs more than the comparison (hot loops:
-// member() below, the review reader's kept keys).
+// member() below, the review reader's kept keys). From 8 bytes on, 8 at a time, the last word
+// overlapping the one before it: a matched "resources" or "containers" is two loads, not ten
+// byte compares (-1.8 % of a 50-template review's instructions, docs/benchmarks.md item 44).
 inline bool same_key(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
+  const std::size_t n = a.size();
+  if (n != b.size()) return false;
+  const auto word = [](const char* p) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+  };
+  if (n >= 8) {
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      if (word(a.data() + i) != word(b.data() + i)) return false;
+    }
+    return word(a.data() + n - 8) == word(b.data() + n - 8);
+  }
   std::size_t i = 0;
-  while (i < a.size() && a[i] == b[i]) ++i;
-  return i == a.size();
+  while (i < n && a[i] == b[i]) ++i;
+  return i == n;
 }
 
 inline Value::StringRefType ref(std::string_view s) {
