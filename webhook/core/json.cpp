@@ -171,11 +171,7 @@ bool is_ascii(std::string_view text) {
   constexpr std::uint64_t kHigh = 0x8080808080808080u;
   std::size_t i = 0;
   std::uint64_t any = 0;
-  for (; i + 8 <= text.size(); i += 8) {
-    std::uint64_t word;
-    std::memcpy(&word, text.data() + i, 8);
-    any |= word;
-  }
+  for (; i + 8 <= text.size(); i += 8) any |= load8(text.data() + i);
   for (; i < text.size(); ++i) any |= static_cast<unsigned char>(text[i]);
   return (any & kHigh) == 0;
 }
@@ -418,8 +414,7 @@ void append_value(std::string& out, const Value& root) {
 bool needs_escape8(const char* p) {
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
-  std::uint64_t x = 0;
-  std::memcpy(&x, p, sizeof x);
+  const std::uint64_t x = load8(p);
   const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
   const std::uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;
   return (control | has_zero(x ^ (kOnes * '"')) | has_zero(x ^ (kOnes * '\\'))) != 0;

@@ -66,6 +66,12 @@ Value make_number(std::string_view text, Allocator& alloc);
 inline Value make_string(std::string_view s, Allocator& alloc) {
   return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), alloc);
 }
+// The 8 bytes at p as one word, p unaligned (the word loops here and in json.cpp).
+inline std::uint64_t load8(const char* p) {
+  std::uint64_t w = 0;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
 // Whether two keys are the same bytes, compared in line: keys are short, most differ in length or
 // the first byte, and a memcmp call per comparison costs more than the comparison (hot loops:
 // member() below, the review reader's kept keys). From 8 bytes on, 8 at a time, the last word
@@ -74,16 +80,11 @@ inline Value make_string(std::string_view s, Allocator& alloc) {
 inline bool same_key(std::string_view a, std::string_view b) {
   const std::size_t n = a.size();
   if (n != b.size()) return false;
-  const auto word = [](const char* p) {
-    std::uint64_t w = 0;
-    std::memcpy(&w, p, sizeof w);
-    return w;
-  };
   if (n >= 8) {
     for (std::size_t i = 0; i + 8 < n; i += 8) {
-      if (word(a.data() + i) != word(b.data() + i)) return false;
+      if (load8(a.data() + i) != load8(b.data() + i)) return false;
     }
-    return word(a.data() + n - 8) == word(b.data() + n - 8);
+    return load8(a.data() + n - 8) == load8(b.data() + n - 8);
   }
   std::size_t i = 0;
   while (i < n && a[i] == b[i]) ++i;
