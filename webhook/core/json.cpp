@@ -17,6 +17,10 @@
 namespace nodealloc::json {
 namespace {
 
+// For the word loops over 8 bytes at a time (load8): a 1 in each byte, and each byte's top bit.
+constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+
 // Forwards SAX events to the Document, turning raw numbers into marked strings and refusing
 // nesting deeper than kMaxDepth. With a ParseFilter, only the values it keeps are forwarded
 // (every event is still read and validated).
@@ -168,7 +172,6 @@ bool parse_in_situ(std::string_view text) {
 }
 
 bool is_ascii(std::string_view text) {
-  constexpr std::uint64_t kHigh = 0x8080808080808080u;
   std::size_t i = 0;
   std::uint64_t any = 0;
   for (; i + 8 <= text.size(); i += 8) any |= load8(text.data() + i);
@@ -412,8 +415,6 @@ void append_value(std::string& out, const Value& root) {
 // Whether any of the 8 bytes at `p` needs an escape (exact: "a byte less than n" and "a zero
 // byte" from Bit Twiddling Hacks, n = 0x20 <= 128).
 bool needs_escape8(const char* p) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   const std::uint64_t x = load8(p);
   const auto has_zero = [](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
   const std::uint64_t control = (x - kOnes * 0x20) & ~x & kHigh;
