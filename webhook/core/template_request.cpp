@@ -246,17 +246,18 @@ std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const 
     text = json::number_text(v);
   } else if (json::is_string(v)) {
     text = json::str(v);
-    if (has_expression(text)) {
-      problems.unresolved(where().str() + " is \"" + shorten(text) + "\"");
-      return std::nullopt;
-    }
   } else {
     problems.bad(where().str() + " is not a quantity");
     return std::nullopt;
   }
+  // Parsed first: no quantity holds "{{", so the expression test is left to the failures.
   auto q = parse_quantity(text);
   if (!q) {
-    problems.bad(where().str() + ": \"" + shorten(text) + "\" is not a quantity");
+    if (json::is_string(v) && has_expression(text)) {
+      problems.unresolved(where().str() + " is \"" + shorten(text) + "\"");
+    } else {
+      problems.bad(where().str() + ": \"" + shorten(text) + "\" is not a quantity");
+    }
   } else if (q->is_negative()) {
     problems.bad(where().str() + ": \"" + shorten(text) + "\" is negative");
     q.reset();
