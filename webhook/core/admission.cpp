@@ -1,6 +1,6 @@
 #include "core/admission.hpp"
 
-#include <openssl/evp.h>
+#include "core/base64.hpp"
 
 namespace nodealloc {
 namespace {
@@ -16,16 +16,6 @@ std::string_view string_at(const Value* v) {
 }
 std::string_view string_member(const Value& v, std::string_view name) {
   return string_at(json::member(v, name));
-}
-
-// Appends the base64 of `bytes` (OpenSSL's encoder, straight into `out`).
-void append_base64(std::string& out, std::string_view bytes) {
-  const std::size_t at = out.size();
-  out.resize(at + 4 * ((bytes.size() + 2) / 3) + 1);  // + the NUL EVP_EncodeBlock writes
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(at + static_cast<std::size_t>(n));
 }
 
 void write_string(Writer& w, std::string_view s) {
