@@ -32,7 +32,7 @@ void append_base64(std::string& out, std::string_view bytes) {
     std::uint64_t word = 0;
     std::memcpy(&word, src, sizeof word);
     word = __builtin_bswap64(word);
-    std::memcpy(dst, kPairs[(word >> 52) & 0xFFF].data(), 2);
+    std::memcpy(dst, kPairs[word >> 52].data(), 2);
     std::memcpy(dst + 2, kPairs[(word >> 40) & 0xFFF].data(), 2);
     std::memcpy(dst + 4, kPairs[(word >> 28) & 0xFFF].data(), 2);
     std::memcpy(dst + 6, kPairs[(word >> 16) & 0xFFF].data(), 2);

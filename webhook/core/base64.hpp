@@ -7,8 +7,8 @@
 namespace nodealloc {
 
 // Appends the base64 of `bytes` to `out`: the bytes OpenSSL's EVP_EncodeBlock writes (the unit
-// tests hold it to that), at about a third of its cost. The patch's base64 was 7 % of a review's
-// instructions through EVP_EncodeBlock (docs/benchmarks.md, item 46).
+// tests hold it to that), in about half its instructions: the patch's base64 was 7 % of a
+// review's instructions through EVP_EncodeBlock (docs/benchmarks.md, item 46).
 void append_base64(std::string& out, std::string_view bytes);
 
 }  // namespace nodealloc
