@@ -17,7 +17,7 @@ std::string encoded(std::string_view bytes) {
 }
 
 std::string openssl_encoded(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  std::string out(base64_length(bytes.size()) + 1, '\0');  // + the NUL it writes
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(bytes.data()),
                                 static_cast<int>(bytes.size()));

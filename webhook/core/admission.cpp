@@ -86,7 +86,7 @@ Result<Answer> review_document(const Value& root, const Policy& policy) {
   // Written as text, not through a JSON writer: a handful of fixed pieces around four strings
   // and the base64 patch (which needs no escaping).
   std::string& out = answer.body;
-  std::size_t size = 512 + 4 * (patch.size() / 3 + 1) + plan.denial.size();
+  std::size_t size = 512 + base64_length(patch.size()) + plan.denial.size();
   for (const auto& warning : plan.warnings) size += warning.size() + 8;
   out.reserve(size);
   out += R"({"apiVersion":)";

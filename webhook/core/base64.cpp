@@ -22,7 +22,7 @@ constexpr auto kPairs = [] {
 
 void append_base64(std::string& out, std::string_view bytes) {
   const std::size_t at = out.size();
-  out.resize(at + 4 * ((bytes.size() + 2) / 3));
+  out.resize(at + base64_length(bytes.size()));
   char* dst = out.data() + at;
   const auto* src = reinterpret_cast<const unsigned char*>(bytes.data());
   std::size_t left = bytes.size();

@@ -253,7 +253,7 @@ std::optional<Quantity> read_quantity(const Value& v, Problems& problems, const 
   // Parsed first: no quantity holds "{{", so the expression test is left to the failures.
   auto q = parse_quantity(text);
   if (!q) {
-    if (json::is_string(v) && has_expression(text)) {
+    if (has_expression(text)) {  // a number's text has no braces
       problems.unresolved(where().str() + " is \"" + shorten(text) + "\"");
     } else {
       problems.bad(where().str() + ": \"" + shorten(text) + "\" is not a quantity");
