@@ -220,34 +220,21 @@ TEST_CASE("review_reader: a reader reused across reviews of every size answers e
 }
 
 TEST_CASE("review_reader: every corpus workflow gets the same answer both ways") {
-  const std::filesystem::path corpus = std::filesystem::path(NODEALLOC_SHARED_DIR) / "corpus";
-  if (!std::filesystem::exists(corpus)) {
-    MESSAGE("skipped: no ../shared/corpus");
-    return;
-  }
   const Policy policy = standard_policy("  existingPlacement: Merge\n");
   int compared = 0;
   int scanned_reviews = 0;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
-    const auto ext = entry.path().extension();
-    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml" && ext != ".json")) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    auto docs = yaml::load_all(text);
-    if (!docs) continue;
-    for (const auto& doc : docs.value()) {
-      const json::Value* kind = json::member(doc, "kind");
-      if (kind == nullptr || !json::is_string(*kind)) continue;
-      CAPTURE(entry.path().string());
-      rapidjson::StringBuffer buffer;  // json::write is byte for byte the Writer's text
-      json::Writer<rapidjson::StringBuffer> writer(buffer);
-      doc.Accept(writer);
-      CHECK(json::write(doc) == std::string(buffer.GetString(), buffer.GetSize()));
-      const std::string text = review_of(json::write(doc), json::str(*kind));
-      check_same(text, policy);
-      scanned_reviews += scanned(text) ? 1 : 0;
-      ++compared;
-    }
+  if (!for_each_corpus_document([&](const std::string& path, const json::Value& doc) {
+        CAPTURE(path);
+        rapidjson::StringBuffer buffer;  // json::write is byte for byte the Writer's text
+        json::Writer<rapidjson::StringBuffer> writer(buffer);
+        doc.Accept(writer);
+        CHECK(json::write(doc) == std::string(buffer.GetString(), buffer.GetSize()));
+        const std::string text = review_of(json::write(doc), json::str(*json::member(doc, "kind")));
+        check_same(text, policy);
+        scanned_reviews += scanned(text) ? 1 : 0;
+        ++compared;
+      })) {
+    return;
   }
   CHECK(compared > 200);
   MESSAGE(scanned_reviews << " of " << compared << " corpus reviews scanned");

@@ -4,6 +4,9 @@
 #include <doctest/doctest.h>
 #include <rapidjson/pointer.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -90,6 +93,31 @@ inline Policy standard_policy(std::string_view settings = "") {
         - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}
 )";
   return policy_from(text);
+}
+
+// Calls f(path, doc) for every document with a string "kind" in ../shared/corpus's YAML and JSON
+// files; false (and a skip message) when there is no corpus.
+template <class F>
+bool for_each_corpus_document(F f) {
+  const std::filesystem::path corpus = std::filesystem::path(NODEALLOC_SHARED_DIR) / "corpus";
+  if (!std::filesystem::exists(corpus)) {
+    MESSAGE("skipped: no ../shared/corpus");
+    return false;
+  }
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus)) {
+    const auto ext = entry.path().extension();
+    if (!entry.is_regular_file() || (ext != ".yaml" && ext != ".yml" && ext != ".json")) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto docs = yaml::load_all(text);
+    if (!docs) continue;
+    for (const auto& doc : docs.value()) {
+      const json::Value* kind = json::member(doc, "kind");
+      if (kind == nullptr || !json::is_string(*kind)) continue;
+      f(entry.path().string(), doc);
+    }
+  }
+  return true;
 }
 
 }  // namespace nodealloc::test

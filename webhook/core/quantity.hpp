@@ -34,6 +34,10 @@ class Quantity {
   }
 
   Int nanos() const { return big_ ? *big_ : Int(small_); }
+  // The value when it fits 128 bits (most do), else nullopt: for sums kept in 128 bits.
+  std::optional<__int128> small_nanos() const {
+    return big_ ? std::nullopt : std::optional<__int128>(small_);
+  }
   bool is_zero() const { return !big_ && small_ == 0; }
   bool is_negative() const { return big_ ? big_->sign() < 0 : small_ < 0; }
   bool saturated() const;

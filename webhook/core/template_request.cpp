@@ -345,6 +345,138 @@ void check_single_type(const TemplateFields& tmpl, Problems& problems) {
   problems.bad("multiple template types (" + names + ")");
 }
 
+// The common template's R without the general road's bookkeeping: no podSpecPatch and no
+// podResources anywhere, one template type, every container an object and every resource map
+// an object or null, every quantity valid. Anything else is nullopt, and template_request takes
+// the general road, which gives the same R for what this accepts and the problems' first
+// reasons for the rest (spec §9's order lives there alone). Half of a review's time is
+// placement, and this was most of template_request's (docs/benchmarks.md, item 48).
+class CommonRequest {
+ public:
+  static std::optional<RequestList> of(const TemplateFields& tmpl,
+                                       const WorkflowSpecResources& spec,
+                                       const ResourceList& executor_overhead) {
+    using Kind = PodSpecPatch::Kind;
+    if (given(tmpl.pod_spec_patch) || given(tmpl.pod_resources) || given(spec.pod_resources) ||
+        (spec.pod_spec_patch.kind != Kind::None && spec.pod_spec_patch.kind != Kind::Ignored)) {
+      return std::nullopt;
+    }
+    const Value* types[] = {tmpl.container, tmpl.container_set, tmpl.steps,   tmpl.script,
+                            tmpl.resource,  tmpl.dag,           tmpl.suspend, tmpl.data,
+                            tmpl.http,      tmpl.plugin};
+    int count = 0;
+    for (const Value* t : types) count += given(t) ? 1 : 0;
+    if (count > 1) return std::nullopt;
+
+    CommonRequest r;
+    for (const auto& [name, q] : executor_overhead) {
+      const auto nanos = q.small_nanos();
+      if (!nanos || !r.sum_.add(name, *nanos, false)) return std::nullopt;
+    }
+    const Value* main = given(tmpl.container) ? tmpl.container : tmpl.script;
+    if (given(main) && !r.container(*main, false)) return std::nullopt;
+    if (const Value* set = tmpl.container_set; given(set)) {
+      if (!set->IsObject() || !r.containers(json::member(*set, "containers"), false)) {
+        return std::nullopt;
+      }
+    }
+    if (!r.containers(tmpl.sidecars, false) || !r.containers(tmpl.init_containers, true)) {
+      return std::nullopt;
+    }
+    for (const auto& [name, nanos] : r.init_) {
+      if (!r.sum_.add(name, nanos, true)) return std::nullopt;
+    }
+    std::sort(r.sum_.begin(), r.sum_.end(),
+              [](const auto& a, const auto& b) { return NameLess{}(a.first, b.first); });
+    RequestList list;
+    list.reserve(r.sum_.size());
+    for (const auto& [name, nanos] : r.sum_) {
+      list.emplace_hint(list.end(), name, Quantity::from_nanos(nanos));
+    }
+    return list;
+  }
+
+ private:
+  static bool given(const Value* v) { return v != nullptr && !v->IsNull(); }
+
+  // Name -> nano-units, kept in 128 bits: a sum that would not fit is the general road's.
+  struct Sums : boost::container::small_vector<std::pair<std::string_view, __int128>, 8> {
+    // Adds (or, for max, raises to) `nanos` under `name`; false on overflow.
+    bool add(std::string_view name, __int128 nanos, bool max) {
+      for (auto& [key, have] : *this) {
+        if (key != name) continue;
+        if (max) {
+          have = std::max(have, nanos);
+          return true;
+        }
+        return !__builtin_add_overflow(have, nanos, &have);
+      }
+      emplace_back(name, nanos);
+      return true;
+    }
+  };
+  // A container's requests or limits: key -> value, the last of duplicate keys, where the first
+  // was (as set() above).
+  using Map = boost::container::small_vector<std::pair<std::string_view, __int128>, 4>;
+
+  static bool read_map(const Value* map, Map& out) {
+    if (!given(map)) return true;
+    if (!map->IsObject()) return false;
+    for (const auto& m : map->GetObject()) {
+      const Value& v = m.value;
+      if (!v.IsString()) return false;  // numbers are marked strings (json.hpp)
+      const auto q = parse_quantity(json::is_number(v) ? json::number_text(v) : json::str(v));
+      if (!q || q->is_negative()) return false;
+      const auto nanos = q->small_nanos();
+      if (!nanos) return false;
+      const std::string_view key = json::str(m.name);
+      auto at = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == key; });
+      if (at == out.end()) {
+        out.emplace_back(key, *nanos);
+      } else {
+        at->second = *nanos;
+      }
+    }
+    return true;
+  }
+
+  bool container(const Value& c, bool init) {
+    if (!c.IsObject()) return false;
+    const Value* resources = json::member(c, "resources");
+    if (!given(resources)) return true;
+    if (!resources->IsObject()) return false;
+    Map requests;
+    Map limits;
+    if (!read_map(json::member(*resources, "requests"), requests) ||
+        !read_map(json::member(*resources, "limits"), limits)) {
+      return false;
+    }
+    Sums& into = init ? init_ : sum_;
+    for (const auto& [name, nanos] : requests) {
+      if (!into.add(name, nanos, init)) return false;
+    }
+    // requests[r] if present, else limits[r] (effective() above).
+    for (const auto& limit : limits) {
+      const bool requested = std::any_of(requests.begin(), requests.end(),
+                                         [&](const auto& e) { return e.first == limit.first; });
+      if (!requested && !into.add(limit.first, limit.second, init)) return false;
+    }
+    return true;
+  }
+
+  bool containers(const Value* list, bool init) {
+    if (!given(list)) return true;
+    if (!list->IsArray()) return false;
+    for (const auto& c : list->GetArray()) {
+      if (!container(c, init)) return false;
+    }
+    return true;
+  }
+
+  Sums sum_;   // the regular containers' and the executor's
+  Sums init_;  // the init containers' maximum
+};
+
 }  // namespace
 
 bool is_placeable(const TemplateFields& tmpl) {
@@ -375,8 +507,10 @@ WorkflowSpecResources::WorkflowSpecResources(const json::Value* spec)
           PodSpecPatch::read(spec == nullptr ? nullptr : json::member(*spec, "podSpecPatch"))),
       pod_resources(spec == nullptr ? nullptr : json::member(*spec, "podResources")) {}
 
-TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
-                                 const ResourceList& executor_overhead) {
+namespace {
+// Every template's R and problems, the reference for CommonRequest.
+TemplateRequest general_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
+                                const ResourceList& executor_overhead) {
   Problems problems;
   check_single_type(tmpl, problems);
   Containers containers = containers_of(tmpl, problems);
@@ -452,5 +586,27 @@ TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecR
   }
   return {TemplateRequest::Status::Ok, to_list(std::move(request)), {}, std::move(own_patch)};
 }
+}  // namespace
+
+TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
+                                 const ResourceList& executor_overhead) {
+  if (auto request = CommonRequest::of(tmpl, spec, executor_overhead)) {
+    return {TemplateRequest::Status::Ok, std::move(*request), {}, {}};
+  }
+  return general_request(tmpl, spec, executor_overhead);
+}
+
+namespace detail {
+std::optional<RequestList> common_request_for_test(const TemplateFields& tmpl,
+                                                   const WorkflowSpecResources& spec,
+                                                   const ResourceList& executor_overhead) {
+  return CommonRequest::of(tmpl, spec, executor_overhead);
+}
+TemplateRequest general_request_for_test(const TemplateFields& tmpl,
+                                         const WorkflowSpecResources& spec,
+                                         const ResourceList& executor_overhead) {
+  return general_request(tmpl, spec, executor_overhead);
+}
+}  // namespace detail
 
 }  // namespace nodealloc

@@ -49,4 +49,15 @@ struct WorkflowSpecResources {
 TemplateRequest template_request(const TemplateFields& tmpl, const WorkflowSpecResources& spec,
                                  const ResourceList& executor_overhead);
 
+namespace detail {
+// The two roads template_request takes, for the tests that hold them to each other: the common
+// template's (nullopt for any other) and the general one (every template).
+std::optional<RequestList> common_request_for_test(const TemplateFields& tmpl,
+                                                   const WorkflowSpecResources& spec,
+                                                   const ResourceList& executor_overhead);
+TemplateRequest general_request_for_test(const TemplateFields& tmpl,
+                                         const WorkflowSpecResources& spec,
+                                         const ResourceList& executor_overhead);
+}  // namespace detail
+
 }  // namespace nodealloc
