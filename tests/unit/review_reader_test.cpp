@@ -2,9 +2,6 @@
 // (json::parse): the same answer byte for byte, and the fast path really taken where it can be.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 

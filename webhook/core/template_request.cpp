@@ -29,6 +29,11 @@ struct Container {  // NOLINT(bugprone-exception-escape)
 };
 using Containers = boost::container::small_vector<Container, 4>;
 
+// A member present and not null: what both roads, and is_placeable, count as given.
+bool given(const Value* v) {
+  return v != nullptr && !v->IsNull();
+}
+
 bool has_expression(std::string_view s) {
   return s.find("{{") != std::string_view::npos;
 }
@@ -81,7 +86,10 @@ struct Problems {
   }
 };
 
-void set(Entries& entries, std::string_view key, const Value* value) {
+// Of duplicate keys the last value, where the first was (json::member's choice). Both roads'
+// maps: Entries, and the common road's nano-units.
+template <class Map, class V>
+void set(Map& entries, std::string_view key, V value) {
   for (auto& e : entries) {
     if (e.first == key) {
       e.second = value;
@@ -324,18 +332,27 @@ RequestList to_list(Amounts&& amounts) {
 // Argo refuses a template with more than one type ("multiple template types specified"); it
 // would be placed and, with steps or dag, also a caller whose placement changes what its callees
 // inherit, so a second pass would place them differently.
+using TemplateTypes = std::array<std::pair<const Value*, std::string_view>, 10>;
+TemplateTypes template_types(const TemplateFields& tmpl) {
+  return {{{tmpl.container, "container"},
+           {tmpl.container_set, "containerSet"},
+           {tmpl.steps, "steps"},
+           {tmpl.script, "script"},
+           {tmpl.resource, "resource"},
+           {tmpl.dag, "dag"},
+           {tmpl.suspend, "suspend"},
+           {tmpl.data, "data"},
+           {tmpl.http, "http"},
+           {tmpl.plugin, "plugin"}}};
+}
+bool has_several_types(const TemplateTypes& types) {
+  return std::count_if(types.begin(), types.end(), [](const auto& t) { return given(t.first); }) >
+         1;
+}
+
 void check_single_type(const TemplateFields& tmpl, Problems& problems) {
-  const std::pair<const Value*, std::string_view> types[] = {
-      {tmpl.container, "container"}, {tmpl.container_set, "containerSet"},
-      {tmpl.steps, "steps"},         {tmpl.script, "script"},
-      {tmpl.resource, "resource"},   {tmpl.dag, "dag"},
-      {tmpl.suspend, "suspend"},     {tmpl.data, "data"},
-      {tmpl.http, "http"},           {tmpl.plugin, "plugin"}};
-  const auto given = [](const Value* v) { return v != nullptr && !v->IsNull(); };
-  if (std::count_if(std::begin(types), std::end(types),
-                    [&](const auto& t) { return given(t.first); }) < 2) {
-    return;
-  }
+  const TemplateTypes types = template_types(tmpl);
+  if (!has_several_types(types)) return;
   std::string names;
   for (const auto& [value, name] : types) {
     if (!given(value)) continue;
@@ -361,12 +378,7 @@ class CommonRequest {
         (spec.pod_spec_patch.kind != Kind::None && spec.pod_spec_patch.kind != Kind::Ignored)) {
       return std::nullopt;
     }
-    const Value* types[] = {tmpl.container, tmpl.container_set, tmpl.steps,   tmpl.script,
-                            tmpl.resource,  tmpl.dag,           tmpl.suspend, tmpl.data,
-                            tmpl.http,      tmpl.plugin};
-    int count = 0;
-    for (const Value* t : types) count += given(t) ? 1 : 0;
-    if (count > 1) return std::nullopt;
+    if (has_several_types(template_types(tmpl))) return std::nullopt;
 
     CommonRequest r;
     for (const auto& [name, q] : executor_overhead) {
@@ -397,8 +409,6 @@ class CommonRequest {
   }
 
  private:
-  static bool given(const Value* v) { return v != nullptr && !v->IsNull(); }
-
   // Name -> nano-units, kept in 128 bits: a sum that would not fit is the general road's.
   struct Sums : boost::container::small_vector<std::pair<std::string_view, __int128>, 8> {
     // Adds (or, for max, raises to) `nanos` under `name`; false on overflow.
@@ -415,8 +425,7 @@ class CommonRequest {
       return true;
     }
   };
-  // A container's requests or limits: key -> value, the last of duplicate keys, where the first
-  // was (as set() above).
+  // A container's requests or limits, by set() above.
   using Map = boost::container::small_vector<std::pair<std::string_view, __int128>, 4>;
 
   static bool read_map(const Value* map, Map& out) {
@@ -429,13 +438,7 @@ class CommonRequest {
       if (!q || q->is_negative()) return false;
       const auto nanos = q->small_nanos();
       if (!nanos) return false;
-      const std::string_view key = json::str(m.name);
-      auto at = std::find_if(out.begin(), out.end(), [&](const auto& e) { return e.first == key; });
-      if (at == out.end()) {
-        out.emplace_back(key, *nanos);
-      } else {
-        at->second = *nanos;
-      }
+      set(out, json::str(m.name), *nanos);
     }
     return true;
   }
@@ -482,7 +485,7 @@ class CommonRequest {
 bool is_placeable(const TemplateFields& tmpl) {
   for (const Value* v :
        {tmpl.container, tmpl.script, tmpl.container_set, tmpl.resource, tmpl.data}) {
-    if (v != nullptr && !v->IsNull()) return true;
+    if (given(v)) return true;
   }
   return false;
 }
