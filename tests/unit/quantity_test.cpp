@@ -2,6 +2,7 @@
 // Expected values were checked against apimachinery's quantity.go / quantity_test.go.
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -392,9 +393,71 @@ TEST_CASE("§9 quantities: the shortcut for \"<digits><suffix>\" agrees with the
         const auto general = nodealloc::detail::parse_general_for_test(text);
         REQUIRE(shortcut.has_value() == general.has_value());
         if (shortcut) CHECK(shortcut->nanos() == general->nanos());
+        // And the same value without a Quantity, or nullopt where it is none or beyond 128 bits.
+        const auto small = nodealloc::parse_small_nanos(text);
+        CHECK((small == (general ? general->small_nanos() : std::nullopt)));
         ++compared;
       }
     }
   }
   CHECK(compared > 7000);
+}
+
+TEST_CASE("§9 quantities: parse_small_nanos is parse_quantity's value when it fits 128 bits") {
+  using nodealloc::parse_quantity;
+  using nodealloc::parse_small_nanos;
+  // Every form parse_quantity reads, the shortcut's and the general parse's, and the values
+  // around 2^127 nano-units (about 1.7e29 units), the most 128 bits hold.
+  const char* const texts[] = {"100m",
+                               "2Gi",
+                               "1",
+                               "0",
+                               "-0",
+                               "-1",
+                               "+5",
+                               " 3 ",
+                               "1.5",
+                               ".5",
+                               "1.",
+                               "0.1",
+                               "1e3",
+                               "1E-2",
+                               "1.5n",
+                               "0.0000000001",
+                               "12E",
+                               "8Ei",
+                               "9223372036854775807Ki",
+                               "170141183460469231731687303715",
+                               "170141183460469231731687303716",
+                               "170141183460469231731687303715884105727n",
+                               "170141183460469231731687303715884105728n",
+                               "-170141183460469231731687303715884105728n",
+                               "170141183460E",
+                               "200000000000E",
+                               "1e40",
+                               "-1e40",
+                               "1e2000",
+                               "",
+                               "abc",
+                               "1Q",
+                               "--1",
+                               "1 m"};
+  for (const char* text : texts) {
+    CAPTURE(text);
+    const auto q = parse_quantity(text);
+    const auto small = parse_small_nanos(text);
+    CHECK((small == (q ? q->small_nanos() : std::nullopt)));
+  }
+  CHECK((parse_small_nanos("100m") == __int128{100'000'000}));
+  CHECK((parse_small_nanos("-1") == __int128{-1'000'000'000}));
+  CHECK((parse_small_nanos("170141183460469231731687303715884105727n") ==
+         std::numeric_limits<__int128>::max()));
+  // Valid, but beyond 128 bits.
+  // 200000000000E: the shortcut's form, 2e38 nano-units, which only an unsigned 128 bits hold.
+  for (const char* text : {"170141183460469231731687303716", "200000000000E", "1e40"}) {
+    CAPTURE(text);
+    CHECK(parse_quantity(text).has_value());
+    CHECK_FALSE(parse_small_nanos(text));
+  }
+  CHECK_FALSE(parse_small_nanos("1Q"));
 }

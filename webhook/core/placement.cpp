@@ -478,11 +478,16 @@ std::string_view to_string(Reason reason) {
 }
 
 const Pool* choose_pool(const Policy& policy, const RequestList& request) {
+  if (policy.strategy == Strategy::FirstFit) {
+    for (const auto& p : policy.pools) {
+      if (p.accepts(request) && p.fits(request)) return &p;
+    }
+    return nullptr;
+  }
   const Pool* best = nullptr;
-  Rational best_waste;
+  Rational best_waste;  // BestFit's alone: a cpp_rational is two cpp_ints to make and free
   for (const auto& p : policy.pools) {
     if (!p.accepts(request) || !p.fits(request)) continue;
-    if (policy.strategy == Strategy::FirstFit) return &p;
     Rational w = waste(p, request);
     if (best == nullptr || w < best_waste) {
       best = &p;

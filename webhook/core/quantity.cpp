@@ -234,7 +234,8 @@ Quantity from_magnitude(unsigned __int128 magnitude, bool positive) {
 // The common form, "<digits><suffix>" with a non-zero first digit ("100m", "2Gi", "1"), the way
 // parse_general() computes it on its int64 fast path, without splitting the text into parts.
 // nullopt when the text is not of that form or would leave that path: parse_general() decides.
-std::optional<Quantity> parse_simple(std::string_view str) {
+// The magnitude in nano-units (the form is never negative).
+std::optional<unsigned __int128> simple_magnitude(std::string_view str) {
   if (str.empty() || str[0] < '1' || str[0] > '9') return std::nullopt;
   std::size_t digits = 1;
   std::uint64_t value = static_cast<std::uint64_t>(str[0] - '0');
@@ -283,7 +284,13 @@ std::optional<Quantity> parse_simple(std::string_view str) {
   }
   const auto& power = kPowersOfTen[static_cast<std::size_t>(exp10)];
   if (product > power.max_factor) return std::nullopt;
-  return from_magnitude(product * power.value, true);
+  return product * power.value;
+}
+
+std::optional<Quantity> parse_simple(std::string_view str) {
+  const auto magnitude = simple_magnitude(str);
+  if (!magnitude) return std::nullopt;
+  return from_magnitude(*magnitude, true);
 }
 
 // resource.ParseQuantity on a trimmed text: every form, exactly.
@@ -447,6 +454,16 @@ std::optional<Quantity> parse_quantity(std::string_view text) {
   const std::string_view trimmed = trim_space(text);
   if (auto q = parse_simple(trimmed)) return q;
   return parse_general(trimmed);
+}
+
+std::optional<__int128> parse_small_nanos(std::string_view text) {
+  const std::string_view trimmed = trim_space(text);
+  constexpr auto kMax = static_cast<unsigned __int128>(std::numeric_limits<__int128>::max());
+  if (const auto magnitude = simple_magnitude(trimmed); magnitude && *magnitude <= kMax) {
+    return static_cast<__int128>(*magnitude);
+  }
+  const auto q = parse_general(trimmed);
+  return q ? q->small_nanos() : std::nullopt;
 }
 
 namespace detail {

@@ -73,6 +73,11 @@ class Quantity {
 // the slow path, rounding up to 1n. nullopt for anything Kubernetes rejects.
 std::optional<Quantity> parse_quantity(std::string_view text);
 
+// parse_quantity's value in nano-units, without making a Quantity, when it fits 128 bits (every
+// quantity a pod asks for); nullopt when it is invalid or larger. For sums kept in 128 bits
+// (template_request's common road).
+std::optional<__int128> parse_small_nanos(std::string_view text);
+
 namespace detail {
 // parse_quantity without its shortcut for the common "<digits><suffix>" form: the reference the
 // unit tests hold the shortcut to.

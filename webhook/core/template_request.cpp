@@ -434,10 +434,9 @@ class CommonRequest {
     for (const auto& m : map->GetObject()) {
       const Value& v = m.value;
       if (!v.IsString()) return false;  // numbers are marked strings (json.hpp)
-      const auto q = parse_quantity(json::is_number(v) ? json::number_text(v) : json::str(v));
-      if (!q || q->is_negative()) return false;
-      const auto nanos = q->small_nanos();
-      if (!nanos) return false;
+      const auto nanos =
+          parse_small_nanos(json::is_number(v) ? json::number_text(v) : json::str(v));
+      if (!nanos || *nanos < 0) return false;
       set(out, json::str(m.name), *nanos);
     }
     return true;

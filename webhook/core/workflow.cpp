@@ -45,7 +45,12 @@ class Walker {
  private:
   std::size_t add(const Value& t, const TemplateFields& fields, const TemplatePlace& place,
                   std::string name) {
-    view_.templates.push_back({&t, fields, place, std::move(name), {}});
+    // Built in place: a TemplateNode is about 250 bytes, and moving a temporary in cost 1 %.
+    TemplateNode& node = view_.templates.emplace_back();
+    node.value = &t;
+    node.fields = fields;
+    node.place = place;
+    node.name = std::move(name);
     return view_.templates.size() - 1;
   }
 
@@ -208,7 +213,9 @@ WorkflowView walk(const json::Value& object, ArgoKind kind) {
   view.spec = spec;
   const Value* templates = json::member(*spec, "templates");
   if (templates == nullptr || !templates->IsArray()) return view;
-  view.templates.reserve(templates->Size());
+  // Inline templates come on top of these: room for as many again, so that one inline template
+  // does not reallocate (and move) every node. A few hundred bytes a template, for one review.
+  view.templates.reserve(std::size_t{2} * templates->Size());
   Walker(view).top_level(*templates);
   return view;
 }
