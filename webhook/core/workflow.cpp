@@ -45,7 +45,8 @@ class Walker {
  private:
   std::size_t add(const Value& t, const TemplateFields& fields, const TemplatePlace& place,
                   std::string name) {
-    // Built in place: a TemplateNode is about 250 bytes, and moving a temporary in cost 1 %.
+    // Built in place: a TemplateNode is about 250 bytes; moving a temporary in (with the
+    // reallocations the reserve now spares) was 1.2 % of the review in perf.
     TemplateNode& node = view_.templates.emplace_back();
     node.value = &t;
     node.fields = fields;
