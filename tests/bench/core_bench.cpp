@@ -9,9 +9,6 @@
 // containerSet, resource and GPU templates, sidecars, init containers, steps and DAGs with inline
 // templates, a template with its own nodeSelector and one whose request is a {{...}} expression.
 #include <malloc.h>
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -26,6 +23,7 @@
 
 #include "core/admission.hpp"
 #include "core/policy.hpp"
+#include "floor.hpp"
 
 // ---- allocation counting: every malloc in the process (operator new calls malloc too) ----
 extern "C" {
@@ -218,13 +216,7 @@ std::size_t run_review(const std::string& text, const nodealloc::Policy& policy)
 }
 
 std::size_t run_floor(const std::string& text) {
-  rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
-  if (doc.HasParseError()) std::exit(1);
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  doc.Accept(writer);
-  return buffer.GetSize();
+  return nodealloc::bench::parse_and_serialize(text);
 }
 
 // This thread's CPU time: on a machine shared with other work, time spent descheduled is not

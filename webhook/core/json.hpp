@@ -10,6 +10,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+// The layout webhook/CMakeLists.txt asks for: a unit built without its definition would give
+// the program two layouts of one type.
+#if RAPIDJSON_48BITPOINTER_OPTIMIZATION
+#error "build with RAPIDJSON_48BITPOINTER_OPTIMIZATION=0, as webhook/CMakeLists.txt does"
+#endif
+
 #include <cstdint>
 #include <cstring>
 #include <string>

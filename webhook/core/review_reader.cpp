@@ -625,7 +625,7 @@ bool has_zero_double(const dom::document& doc) {
 
 struct ReviewReader::Parser {
   // The pruned document's memory: a first chunk kept from one review to the next (a 50-template
-  // review needs about 20 KiB), further ones smaller than the 64 KiB whose free makes glibc
+  // review needs about 40 KiB), further ones smaller than the 64 KiB whose free makes glibc
   // consolidate its heap.
   static constexpr std::size_t kFirstChunk = std::size_t{64} * 1024;
   static constexpr std::size_t kMoreChunks = std::size_t{32} * 1024;

@@ -47,11 +47,7 @@ class Walker {
                   std::string name) {
     // Built in place: a TemplateNode is about 250 bytes; moving a temporary in (with the
     // reallocations the reserve now spares) was 1.2 % of the review in perf.
-    TemplateNode& node = view_.templates.emplace_back();
-    node.value = &t;
-    node.fields = fields;
-    node.place = place;
-    node.name = std::move(name);
+    view_.templates.emplace_back(t, fields, place, std::move(name));
     return view_.templates.size() - 1;
   }
 

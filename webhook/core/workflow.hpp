@@ -52,7 +52,12 @@ struct TemplatePlace {
 
 // callers' small_vector may allocate (and throw bad_alloc) when moved; nothing relies on moving
 // a TemplateNode not throwing.
-struct TemplateNode {                  // NOLINT(bugprone-exception-escape)
+struct TemplateNode {  // NOLINT(bugprone-exception-escape)
+  // Built in place by the walk. Value-initialized (emplace_back()) it was zero-filled first, a
+  // `rep stos` of its 250 bytes per template (docs/benchmarks.md, item 50).
+  TemplateNode(const json::Value& v, const TemplateFields& f, const TemplatePlace& p, std::string n)
+      : value(&v), fields(f), place(p), name(std::move(n)) {}
+
   const json::Value* value = nullptr;  // the template object
   TemplateFields fields;               // of value
   TemplatePlace place;
