@@ -409,14 +409,10 @@ class CommonRequest {
     for (const auto& [name, nanos] : r.init_) {
       if (!r.sum_.add(name, nanos, true)) return std::nullopt;
     }
-    std::sort(r.sum_.begin(), r.sum_.end(),
-              [](const auto& a, const auto& b) { return NameLess{}(a.first, b.first); });
     Amounts amounts;
     amounts.reserve(r.sum_.size());
     for (const auto& [name, nanos] : r.sum_) append(amounts, name, Quantity::from_nanos(nanos));
-    RequestList list;
-    list.adopt_sequence(boost::container::ordered_unique_range, std::move(amounts));
-    return list;
+    return to_list(std::move(amounts));
   }
 
  private:
